@@ -1,0 +1,40 @@
+//! What every lesson shares, kept small so that each lesson's own files
+//! still read as the lesson.
+//!
+//! The tutorial repeats a few lines in every program: an `error()` function,
+//! `atoi()` on the port, a `printf` of the message. Here they live once:
+//!
+//! - [`args`] turns the command line into the contract's exit codes
+//!   (0 for `--help`, 2 for a usage error) and validates ports;
+//! - [`report`] is the tutorial's `error()`: one line naming the step that
+//!   failed and the OS reason, then exit 1 (Stevens' wrapper style);
+//! - [`output`] writes every stdout line whole, with one `write(2)`, so the
+//!   lines of concurrent children never mix;
+//! - [`signals`] undoes signal dispositions a shell may have left us;
+//! - [`announce_listening`] prints the readiness line the checks wait for;
+//! - `testing` (feature `testing`) is the end-to-end test harness.
+
+pub mod args;
+pub mod output;
+pub mod report;
+pub mod signals;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use report::OrDie;
+
+use socket2::Socket;
+
+/// Prints the contract's readiness line on stderr: `listening on
+/// 0.0.0.0:PORT` with the port the kernel really gave us (it differs from
+/// the one asked for when that was 0), or `listening on PATH` in the Unix
+/// domain. Tests and demos wait for this line instead of sleeping.
+pub fn announce_listening(socket: &Socket) {
+    let address = socket.local_addr().or_die("ERROR on getsockname");
+    let shown = match (address.as_socket(), address.as_pathname()) {
+        (Some(inet), _) => inet.to_string(),
+        (None, Some(path)) => path.display().to_string(),
+        (None, None) => "an unnamed address".to_string(),
+    };
+    report::stderr_line(&format!("listening on {shown}"));
+}

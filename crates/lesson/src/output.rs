@@ -1,0 +1,37 @@
+//! Whole lines on stdout.
+//!
+//! A forking server has many processes writing to one stdout. If a line
+//! went out in two `write(2)` calls, another child's line could land in
+//! between. So each line is built in memory first and handed to the kernel
+//! in one `write(2)`, bypassing Rust's stdout buffer (which would also hold
+//! lines back when stdout is a pipe instead of a terminal).
+//!
+//! Messages are bytes, not necessarily UTF-8: they are shown lossily, each
+//! ill-formed sequence replaced by U+FFFD.
+
+use std::io;
+
+use nix::errno::Errno;
+
+/// Prints `prefix`, then `message` shown lossily, then one newline, as a
+/// single write. A message's own trailing newline is dropped first, so
+/// `hello\n` prints as `Here is the message: hello`, not with a blank line.
+pub fn print_message(prefix: &str, message: &[u8]) {
+    let message = message.strip_suffix(b"\n").unwrap_or(message);
+    let line = format!("{prefix}{}\n", String::from_utf8_lossy(message));
+    write_stdout(line.as_bytes());
+}
+
+/// Writes `bytes` to stdout now, unbuffered (the client's prompt has no
+/// newline, and must still appear before we block reading stdin).
+pub fn write_stdout(bytes: &[u8]) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match nix::unistd::write(io::stdout(), rest) {
+            Ok(written) => rest = &rest[written..],
+            Err(Errno::EINTR) => continue,
+            // Our reader has gone away: nobody is left to tell.
+            Err(_) => return,
+        }
+    }
+}
