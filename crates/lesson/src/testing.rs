@@ -129,7 +129,16 @@ impl Server {
     /// the test (with the server's stderr) if it exits or takes too long.
     pub fn start<S: AsRef<OsStr>>(bin: &Path, args: &[S], endpoint: Endpoint) -> Server {
         let mut command = Command::new(bin);
-        command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.args(args);
+        Server::start_command(command, endpoint)
+    }
+
+    /// As [`Server::start`], for a command the test has prepared (say, with
+    /// a signal disposition to inherit).
+    pub fn start_command(mut command: Command, endpoint: Endpoint) -> Server {
+        let bin = PathBuf::from(command.get_program());
+        let bin = bin.as_path();
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         // Its own process group, so Drop can kill it and every child it forks.
         command.process_group(0);
         let mut child = command
@@ -235,14 +244,7 @@ impl Server {
 
     /// Waits up to `limit` for the server to exit; `None` if it did not.
     pub fn wait_for_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
-                _ => return None,
-            }
-        }
+        wait_for_child(&mut self.child, limit)
     }
 
     /// Sends `signal` to the server process (not to its children).
@@ -265,6 +267,72 @@ impl Drop for Server {
     fn drop(&mut self) {
         // The group's ID is the server's PID (process_group(0) above).
         let _ = killpg(Pid::from_raw(self.pid()), Signal::SIGKILL);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client process the test talks to while it runs: its stdin stays open
+/// until the test closes it, and its stdout is gathered as it comes, so a
+/// test can see the prompt before it types. Dropping it kills it.
+pub struct Interactive {
+    child: Child,
+    stdout: Arc<Captured>,
+    stderr: Arc<Captured>,
+}
+
+impl Interactive {
+    /// Starts `bin args...` with piped stdin, stdout and stderr.
+    pub fn start<S: AsRef<OsStr>>(bin: &Path, args: &[S]) -> Interactive {
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let stdout = Arc::new(Captured::default());
+        let stderr = Arc::new(Captured::default());
+        if let Some(pipe) = child.stdout.take() {
+            stdout.gather(pipe);
+        }
+        if let Some(pipe) = child.stderr.take() {
+            stderr.gather(pipe);
+        }
+        Interactive { child, stdout, stderr }
+    }
+
+    /// Waits until stdout has shown exactly `expected` bytes so far (or
+    /// more, starting with them); false after [`WAIT`].
+    pub fn wait_for_stdout(&self, expected: &[u8]) -> bool {
+        wait_until(WAIT, || self.stdout.bytes().starts_with(expected))
+    }
+
+    /// Everything written on stdout so far.
+    pub fn stdout_bytes(&self) -> Vec<u8> {
+        self.stdout.bytes()
+    }
+
+    /// Everything written on stderr so far, shown lossily.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.bytes()).into_owned()
+    }
+
+    /// Types `bytes` on its stdin, then closes stdin (end of input).
+    pub fn type_and_close(&mut self, bytes: &[u8]) {
+        if let Some(mut stdin) = self.child.stdin.take() {
+            let _ = stdin.write_all(bytes);
+        }
+    }
+
+    /// Waits up to [`WAIT`] for it to exit; `None` if it did not.
+    pub fn wait_for_exit(&mut self) -> Option<ExitStatus> {
+        wait_for_child(&mut self.child, WAIT)
+    }
+}
+
+impl Drop for Interactive {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -308,6 +376,16 @@ pub fn children_of(parent: i32) -> Vec<Process> {
         .filter_map(process)
         .filter(|p| p.parent == parent)
         .collect()
+}
+
+/// Waits up to `limit` for `child` to exit; `None` if it did not.
+fn wait_for_child(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let mut status = None;
+    wait_until(limit, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    status
 }
 
 /// Polls `condition` every few milliseconds until it holds (true) or

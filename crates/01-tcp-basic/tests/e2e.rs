@@ -1,0 +1,391 @@
+//! End-to-end checks of lesson 01 against the contract (section 01 and the
+//! rules for every binary). They drive the real binaries: ours by default,
+//! or any other implementation named by `LESSON_BIN_TCP_SERVER` and
+//! `LESSON_BIN_TCP_CLIENT` (with `LESSON_NO_READINESS_LINE=1` for programs
+//! that print no readiness line, such as the tutorial's C).
+//!
+//! Every server listens on port 0 and is found through the kernel's socket
+//! table, every wait is bounded, and every process is killed on drop.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lesson::testing::{
+    binary, client, exchange, expects_readiness_line, occupied_port, refused_port, Endpoint,
+    Interactive, Server, WAIT,
+};
+use nix::sys::signal::Signal;
+use predicates::prelude::*;
+
+const PROMPT: &str = "Please enter the message: ";
+const REPLY: &str = "I got your message";
+
+fn server_bin() -> PathBuf {
+    binary("tcp-server", env!("CARGO_BIN_EXE_tcp-server"))
+}
+
+fn client_bin() -> PathBuf {
+    binary("tcp-client", env!("CARGO_BIN_EXE_tcp-client"))
+}
+
+fn start_server() -> Server {
+    Server::start(&server_bin(), &["0"], Endpoint::TcpListener)
+}
+
+/// A stand-in server on loopback, to see exactly what the client sends:
+/// it accepts one connection and hands it to `serve` on a thread. The
+/// thread ends with the connection; its accept is bounded by the client
+/// run, which is bounded by `WAIT`.
+fn fake_server(serve: impl FnOnce(TcpStream) + Send + 'static) -> (u16, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("fake server bind");
+    let port = listener.local_addr().expect("fake server address").port();
+    let handle = thread::spawn(move || {
+        listener.set_nonblocking(true).expect("nonblocking listener");
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false).expect("blocking stream");
+                    stream.set_read_timeout(Some(WAIT)).ok();
+                    serve(stream);
+                    return;
+                }
+                Err(_) => thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    (port, handle)
+}
+
+/// Reads from `stream` until a newline or end of stream.
+fn read_line(stream: &mut TcpStream) -> Vec<u8> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while let Ok(1) = stream.read(&mut byte) {
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    line
+}
+
+/// The tutorial's session: the client sends `hello`, the server prints it
+/// once (its newline not doubled) and answers, and both exit 0.
+#[test]
+fn client_and_server_exchange_one_message() {
+    let mut server = start_server();
+    client(&client_bin())
+        .args(["127.0.0.1", &server.port().to_string()])
+        .write_stdin("hello\n")
+        .assert()
+        .success()
+        .stdout(format!("{PROMPT}{REPLY}\n"));
+    let status = server.wait_for_exit(WAIT).expect("the server exits after one client");
+    assert!(status.success(), "server exit status {status}; stderr: {}", server.stderr_text());
+    assert_eq!(server.stdout_bytes(), b"Here is the message: hello\n");
+}
+
+/// `localhost` works as HOST, whichever of ::1 and 127.0.0.1 the resolver
+/// returns first (the server listens on IPv4 only).
+#[test]
+fn client_reaches_the_server_through_localhost() {
+    let server = start_server();
+    client(&client_bin())
+        .args(["localhost", &server.port().to_string()])
+        .write_stdin("via localhost\n")
+        .assert()
+        .success()
+        .stdout(predicate::str::ends_with(format!("{REPLY}\n")));
+    assert_eq!(server.wait_for_stdout_lines(1), ["Here is the message: via localhost"]);
+}
+
+/// On the wire, the server answers with exactly the 18 bytes
+/// `I got your message`: no newline, no NUL.
+#[test]
+fn server_replies_with_exactly_eighteen_bytes() {
+    let server = start_server();
+    let reply = exchange(server.connect(), b"raw peer\n");
+    assert_eq!(reply, REPLY.as_bytes());
+    assert_eq!(server.wait_for_stdout_lines(1), ["Here is the message: raw peer"]);
+}
+
+/// On the wire, the client sends the typed line with its newline, and
+/// prints whatever the server replies on a line of its own.
+#[test]
+fn client_sends_the_line_with_its_newline() {
+    let (port, peer) = fake_server(|mut stream| {
+        let line = read_line(&mut stream);
+        assert_eq!(line, b"exact bytes\n");
+        stream.write_all(b"fake reply").expect("fake reply");
+    });
+    client(&client_bin())
+        .args(["127.0.0.1", &port.to_string()])
+        .write_stdin("exact bytes\n")
+        .assert()
+        .success()
+        .stdout(format!("{PROMPT}fake reply\n"));
+    peer.join().expect("the fake server saw the expected bytes");
+}
+
+/// The prompt appears before the client reads its input, even though its
+/// stdout is a pipe (no buffering holds it back).
+#[test]
+fn client_prompts_before_reading_input() {
+    let (port, peer) = fake_server(|mut stream| {
+        let line = read_line(&mut stream);
+        stream.write_all(&line).expect("echo");
+    });
+    let mut typist = Interactive::start(&client_bin(), &["127.0.0.1", &port.to_string()]);
+    assert!(
+        typist.wait_for_stdout(PROMPT.as_bytes()),
+        "no prompt while the client waits for input; stdout {:?}, stderr {:?}",
+        String::from_utf8_lossy(&typist.stdout_bytes()),
+        typist.stderr_text()
+    );
+    typist.type_and_close(b"typed after the prompt\n");
+    let status = typist.wait_for_exit().expect("the client exits");
+    assert!(status.success(), "client exit status {status}: {}", typist.stderr_text());
+    assert_eq!(typist.stdout_bytes(), format!("{PROMPT}typed after the prompt\n").as_bytes());
+    peer.join().expect("fake server");
+}
+
+/// Bytes that are not UTF-8 cross intact and are shown lossily, each bad
+/// sequence as U+FFFD, on both sides.
+#[test]
+fn non_utf8_bytes_are_shown_lossily() {
+    let server = start_server();
+    client(&client_bin())
+        .args(["127.0.0.1", &server.port().to_string()])
+        .write_stdin(&b"caf\xe9 \xff ok\n"[..])
+        .assert()
+        .success();
+    assert_eq!(server.wait_for_stdout_lines(1), ["Here is the message: caf\u{FFFD} \u{FFFD} ok"]);
+
+    let (port, peer) = fake_server(|mut stream| {
+        read_line(&mut stream);
+        stream.write_all(b"r\xc3\x28eply").expect("fake reply");
+    });
+    client(&client_bin())
+        .args(["127.0.0.1", &port.to_string()])
+        .write_stdin("x\n")
+        .assert()
+        .success()
+        .stdout(format!("{PROMPT}r\u{FFFD}(eply\n"));
+    peer.join().expect("fake server");
+}
+
+/// A 1000-byte line: the server reads the first 255 bytes (one read, as
+/// taught), the client still prints the reply and exits 0, nobody hangs.
+#[test]
+fn a_line_longer_than_255_bytes_is_cut_not_fatal() {
+    let mut server = start_server();
+    let long = "a".repeat(1000);
+    client(&client_bin())
+        .args(["127.0.0.1", &server.port().to_string()])
+        .write_stdin(format!("{long}\n"))
+        .assert()
+        .success()
+        .stdout(format!("{PROMPT}{REPLY}\n"));
+    let lines = server.wait_for_stdout_lines(1);
+    let shown = lines[0].strip_prefix("Here is the message: ").expect("the message line");
+    assert!(
+        !shown.is_empty() && shown.len() <= 255 && shown.bytes().all(|b| b == b'a'),
+        "the server should show at most 255 bytes of the line, showed {} bytes",
+        shown.len()
+    );
+    assert!(server.wait_for_exit(WAIT).is_some(), "the server exits");
+}
+
+/// End of input before any line: the client sends nothing, half-closes,
+/// and still prints the server's reply.
+#[test]
+fn empty_input_sends_nothing_and_still_gets_the_reply() {
+    let (port, peer) = fake_server(|mut stream| {
+        let mut received = Vec::new();
+        // Returns only when the client half-closes.
+        stream.read_to_end(&mut received).expect("reading until the half-close");
+        assert!(received.is_empty(), "client sent {received:?}");
+        stream.write_all(REPLY.as_bytes()).expect("reply");
+    });
+    client(&client_bin())
+        .args(["127.0.0.1", &port.to_string()])
+        .write_stdin("")
+        .assert()
+        .success()
+        .stdout(format!("{PROMPT}{REPLY}\n"));
+    peer.join().expect("the fake server saw a half-close and no bytes");
+
+    let server = start_server();
+    client(&client_bin())
+        .args(["127.0.0.1", &server.port().to_string()])
+        .write_stdin("")
+        .assert()
+        .success()
+        .stdout(format!("{PROMPT}{REPLY}\n"));
+    assert_eq!(server.wait_for_stdout_lines(1), ["Here is the message: "]);
+}
+
+/// A server that closes without replying: the client fails (exit 1) with
+/// the reading step named, instead of printing an empty reply.
+#[test]
+fn client_reports_a_missing_reply() {
+    let (port, peer) = fake_server(|mut stream| {
+        read_line(&mut stream);
+        let _ = stream.shutdown(Shutdown::Both);
+    });
+    client(&client_bin())
+        .args(["127.0.0.1", &port.to_string()])
+        .write_stdin("anyone there?\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ERROR reading from socket"));
+    peer.join().expect("fake server");
+}
+
+/// A client that connects and vanishes (reset, nothing sent) does not make
+/// the server panic: it ends with 0 or with a one-line ERROR and status 1.
+#[test]
+fn a_vanishing_client_does_not_crash_the_server() {
+    let mut server = start_server();
+    let peer = socket2::Socket::from(server.connect());
+    peer.set_linger(Some(Duration::ZERO)).expect("SO_LINGER 0");
+    drop(peer); // close with linger 0: a reset
+    let status = server.wait_for_exit(WAIT).expect("the server ends");
+    let stderr = server.stderr_text();
+    assert!(!stderr.contains("panicked"), "server panicked: {stderr}");
+    match status.code() {
+        Some(0) => {}
+        Some(1) => assert!(stderr.contains("ERROR"), "exit 1 without an ERROR line: {stderr}"),
+        other => panic!("server ended with {other:?} ({status}); stderr: {stderr}"),
+    }
+}
+
+/// A port another socket listens on: exit 1, and the error names the step
+/// (`binding`) and the OS reason.
+#[test]
+fn server_reports_a_port_in_use() {
+    let holder = occupied_port();
+    let port = holder.local_addr().expect("held port").port().to_string();
+    Command::new(server_bin())
+        .arg(&port)
+        .output()
+        .map(|out| {
+            assert_eq!(out.status.code(), Some(1), "{out:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("ERROR on binding"), "{stderr}");
+            assert!(stderr.contains("Address already in use"), "{stderr}");
+            assert_eq!(stderr.lines().count(), 1, "one error line: {stderr}");
+        })
+        .expect("running the server");
+}
+
+/// Nothing listening: exit 1 with `ERROR connecting` and the OS reason.
+#[test]
+fn client_reports_connection_refused() {
+    client(&client_bin())
+        .args(["127.0.0.1", &refused_port().to_string()])
+        .write_stdin("hello\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ERROR connecting").and(predicate::str::contains("Connection refused")));
+}
+
+/// A host the resolver does not know (`.invalid` never resolves): exit 1
+/// with `no such host`.
+#[test]
+fn client_reports_an_unknown_host() {
+    client(&client_bin())
+        .args(["no-such-host.invalid", "51717"])
+        .write_stdin("hello\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no such host"));
+}
+
+/// Ports are decimal integers 0..=65535; anything else, or none, is a
+/// usage error (exit 2) whose message mentions the port.
+#[test]
+fn bad_or_missing_ports_are_usage_errors() {
+    let mentions_port = || predicate::str::contains("port").or(predicate::str::contains("PORT"));
+    for bad in ["abc", "70000", "65536", "-1", "", "12ab", "99999999999999999999"] {
+        client(&server_bin()).arg(bad).assert().code(2).stderr(mentions_port());
+        client(&client_bin()).args(["localhost", bad]).assert().code(2).stderr(mentions_port());
+    }
+    client(&server_bin()).assert().code(2).stderr(mentions_port());
+    client(&client_bin()).arg("localhost").assert().code(2).stderr(mentions_port());
+}
+
+/// Extra arguments are usage errors too (exit 2), not silently ignored.
+#[test]
+fn extra_arguments_are_usage_errors() {
+    client(&server_bin()).args(["0", "1"]).assert().code(2);
+    client(&client_bin()).args(["localhost", "1", "2"]).assert().code(2);
+}
+
+/// `-h` and `--help`, anywhere on the line: usage on stdout, exit 0.
+#[test]
+fn help_prints_usage_and_exits_zero() {
+    for bin in [server_bin(), client_bin()] {
+        for args in [&["--help"][..], &["-h"], &["0", "--help"]] {
+            client(&bin).args(args).assert().success().stdout(predicate::str::contains("usage"));
+        }
+    }
+}
+
+/// The readiness line names the port the kernel really chose for port 0.
+#[test]
+fn readiness_line_names_the_real_port() {
+    let server = start_server();
+    let expected = format!("listening on 0.0.0.0:{}", server.port());
+    if expects_readiness_line() {
+        let line = server.wait_for_stderr_line("listening on ");
+        assert_eq!(line.as_deref(), Some(expected.as_str()), "stderr: {}", server.stderr_text());
+        assert_eq!(server.stderr_text().matches("listening on").count(), 1, "exactly one readiness line");
+    } else if let Some(line) = server.stderr_text().lines().find(|l| l.starts_with("listening on ")) {
+        // Optional for this implementation, but if printed, it must be right.
+        assert_eq!(line, expected);
+    }
+}
+
+/// SIGINT and SIGTERM stop a server waiting in accept within 1 s.
+#[test]
+fn signals_stop_a_server_waiting_in_accept() {
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let mut server = start_server();
+        server.signal(signal);
+        assert!(
+            server.wait_for_exit(Duration::from_secs(1)).is_some(),
+            "the server still runs 1 s after {signal}"
+        );
+    }
+}
+
+/// A shell starts a background job with SIGINT ignored; the server puts
+/// the default action back, so SIGINT still stops it within 1 s.
+#[test]
+fn sigint_stops_a_server_started_with_sigint_ignored() {
+    let mut command = Command::new(server_bin());
+    command.arg("0");
+    // SAFETY: the closure runs in the forked child just before exec, where
+    // only async-signal-safe calls are allowed: signal() is one, and it
+    // touches no memory shared with the test process.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigIgn)
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut server = Server::start_command(command, Endpoint::TcpListener);
+    server.signal(Signal::SIGINT);
+    assert!(
+        server.wait_for_exit(Duration::from_secs(1)).is_some(),
+        "the server ignores SIGINT: it did not restore the default action at start"
+    );
+}
