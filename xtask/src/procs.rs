@@ -1,0 +1,140 @@
+//! Processes as the kernel shows them in `/proc`, and the clean-up that
+//! guarantees nothing xtask starts outlives it.
+//!
+//! A server under test may fork, hang, or double-fork into the background.
+//! Three habits make sure it cannot escape:
+//!
+//! - every program xtask starts leads a process group of its own (see
+//!   [`crate::spawn`]), so one [`kill_group`] reaches it and everything it
+//!   forked without leaving the group;
+//! - xtask is a *child subreaper* ([`become_subreaper`]): a process below
+//!   xtask whose parent dies is re-parented to xtask instead of to init
+//!   (PID 1), so it stays findable even after `setsid()`;
+//! - [`kill_orphans`] kills and reaps every such process.
+
+use std::fs;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+/// One process, as `ps -o pid,ppid,stat,comm` would show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub pid: i32,
+    pub parent: i32,
+    /// The state letter of `/proc/PID/stat`: R running, S sleeping,
+    /// Z zombie (exited, its status not yet collected by its parent), ...
+    pub state: char,
+    /// The command name (at most 15 bytes, as the kernel keeps it).
+    pub command: String,
+}
+
+impl Process {
+    /// Whether it has exited and waits for its parent to collect its status.
+    pub fn is_zombie(&self) -> bool {
+        self.state == 'Z'
+    }
+}
+
+/// xtask's own process ID.
+pub fn my_pid() -> i32 {
+    std::process::id() as i32
+}
+
+/// Reads `/proc/PID/stat`: `pid (comm) state ppid ...`. The command name
+/// may itself contain spaces and parentheses, so split after the last `)`.
+pub fn process(pid: i32) -> Option<Process> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let command = stat.get(open + 1..close)?.to_string();
+    let mut rest = stat.get(close + 1..)?.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let parent = rest.next()?.parse().ok()?;
+    Some(Process {
+        pid,
+        parent,
+        state,
+        command,
+    })
+}
+
+/// Every process whose parent is `parent`, by ascending PID.
+pub fn children_of(parent: i32) -> Vec<Process> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut children: Vec<Process> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(process)
+        .filter(|p| p.parent == parent)
+        .collect();
+    children.sort_by_key(|p| p.pid);
+    children
+}
+
+/// Whether `pid` has exited: it is a zombie (or gone altogether). Unlike
+/// `waitpid`, looking does not reap it, so its PID, and with it its process
+/// group ID, cannot be reused while we still mean to signal the group.
+pub fn has_exited(pid: i32) -> bool {
+    process(pid).is_none_or(|p| p.is_zombie())
+}
+
+/// Marks xtask as a child subreaper (`prctl(PR_SET_CHILD_SUBREAPER)`):
+/// orphans below it are re-parented to it, not to init.
+pub fn become_subreaper() -> Result<(), String> {
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| format!("cannot become a child subreaper: {e}"))
+}
+
+/// Sends SIGKILL to every process in process group `group`. A group that
+/// is already empty is not an error.
+pub fn kill_group(group: i32) {
+    let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+}
+
+/// Collects the exit status of xtask's children that are zombies, except
+/// those in `keep` (children someone still waits for). Returns how many.
+/// Orphans that exited while re-parented to xtask would otherwise each
+/// hold a process ID until xtask ends.
+pub fn reap_zombies(keep: &[i32]) -> usize {
+    children_of(my_pid())
+        .into_iter()
+        .filter(|p| p.is_zombie() && !keep.contains(&p.pid))
+        .filter(|p| reap(p.pid))
+        .count()
+}
+
+/// Kills every child of xtask (after the runs are over, these are only
+/// orphans re-parented to it) and reaps them, until none is left or a few
+/// seconds have passed. Killing one may orphan its own children, which
+/// then become xtask's: the loop finds them on the next round. Returns how
+/// many it reaped.
+pub fn kill_orphans() -> usize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut reaped = 0;
+    loop {
+        let children = children_of(my_pid());
+        if children.is_empty() || Instant::now() >= deadline {
+            return reaped;
+        }
+        for child in children {
+            let _ = kill(Pid::from_raw(child.pid), Signal::SIGKILL);
+            if reap(child.pid) {
+                reaped += 1;
+            }
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `waitpid(pid, WNOHANG)`: whether `pid` was collected just now.
+fn reap(pid: i32) -> bool {
+    match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::StillAlive) | Err(_) => false,
+        Ok(_) => true,
+    }
+}
