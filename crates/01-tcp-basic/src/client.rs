@@ -45,7 +45,10 @@ pub fn run(usage: &'static str) {
     // line from stdin, its newline included (as fgets() keeps it).
     lesson::output::write_stdout(b"Please enter the message: ");
     let mut message = Vec::new();
-    io::stdin().lock().read_until(b'\n', &mut message).or_die("ERROR reading from stdin");
+    io::stdin()
+        .lock()
+        .read_until(b'\n', &mut message)
+        .or_die("ERROR reading from stdin");
     // ANCHOR_END: message
 
     // ANCHOR: write
@@ -53,7 +56,9 @@ pub fn run(usage: &'static str) {
     // nothing and shut our sending side down instead, so the server's
     // read() returns 0 rather than waiting forever.
     if message.is_empty() {
-        server.shutdown(std::net::Shutdown::Write).or_die("ERROR writing to socket");
+        server
+            .shutdown(std::net::Shutdown::Write)
+            .or_die("ERROR writing to socket");
     } else if let Err(e) = (&server).write_all(&message) {
         // A server that has read its 255 bytes closes with the rest of a
         // long line unread; our write may then fail, yet its reply may
@@ -107,7 +112,10 @@ fn read_reply(server: &Socket) -> Vec<u8> {
         }
     }
     if received == 0 {
-        error("ERROR reading from socket", &"no reply (the server closed the connection)");
+        error(
+            "ERROR reading from socket",
+            &"no reply (the server closed the connection)",
+        );
     }
     reply.truncate(received);
     reply

@@ -45,7 +45,9 @@ fn fake_server(serve: impl FnOnce(TcpStream) + Send + 'static) -> (u16, thread::
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("fake server bind");
     let port = listener.local_addr().expect("fake server address").port();
     let handle = thread::spawn(move || {
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
             match listener.accept() {
@@ -86,8 +88,14 @@ fn client_and_server_exchange_one_message() {
         .assert()
         .success()
         .stdout(format!("{PROMPT}{REPLY}\n"));
-    let status = server.wait_for_exit(WAIT).expect("the server exits after one client");
-    assert!(status.success(), "server exit status {status}; stderr: {}", server.stderr_text());
+    let status = server
+        .wait_for_exit(WAIT)
+        .expect("the server exits after one client");
+    assert!(
+        status.success(),
+        "server exit status {status}; stderr: {}",
+        server.stderr_text()
+    );
     assert_eq!(server.stdout_bytes(), b"Here is the message: hello\n");
 }
 
@@ -102,7 +110,10 @@ fn client_reaches_the_server_through_localhost() {
         .assert()
         .success()
         .stdout(predicate::str::ends_with(format!("{REPLY}\n")));
-    assert_eq!(server.wait_for_stdout_lines(1), ["Here is the message: via localhost"]);
+    assert_eq!(
+        server.wait_for_stdout_lines(1),
+        ["Here is the message: via localhost"]
+    );
 }
 
 /// On the wire, the server answers with exactly the 18 bytes
@@ -112,7 +123,10 @@ fn server_replies_with_exactly_eighteen_bytes() {
     let server = start_server();
     let reply = exchange(server.connect(), b"raw peer\n");
     assert_eq!(reply, REPLY.as_bytes());
-    assert_eq!(server.wait_for_stdout_lines(1), ["Here is the message: raw peer"]);
+    assert_eq!(
+        server.wait_for_stdout_lines(1),
+        ["Here is the message: raw peer"]
+    );
 }
 
 /// On the wire, the client sends the typed line with its newline, and
@@ -150,8 +164,15 @@ fn client_prompts_before_reading_input() {
     );
     typist.type_and_close(b"typed after the prompt\n");
     let status = typist.wait_for_exit().expect("the client exits");
-    assert!(status.success(), "client exit status {status}: {}", typist.stderr_text());
-    assert_eq!(typist.stdout_bytes(), format!("{PROMPT}typed after the prompt\n").as_bytes());
+    assert!(
+        status.success(),
+        "client exit status {status}: {}",
+        typist.stderr_text()
+    );
+    assert_eq!(
+        typist.stdout_bytes(),
+        format!("{PROMPT}typed after the prompt\n").as_bytes()
+    );
     peer.join().expect("fake server");
 }
 
@@ -165,7 +186,10 @@ fn non_utf8_bytes_are_shown_lossily() {
         .write_stdin(&b"caf\xe9 \xff ok\n"[..])
         .assert()
         .success();
-    assert_eq!(server.wait_for_stdout_lines(1), ["Here is the message: caf\u{FFFD} \u{FFFD} ok"]);
+    assert_eq!(
+        server.wait_for_stdout_lines(1),
+        ["Here is the message: caf\u{FFFD} \u{FFFD} ok"]
+    );
 
     let (port, peer) = fake_server(|mut stream| {
         read_line(&mut stream);
@@ -193,7 +217,9 @@ fn a_line_longer_than_255_bytes_is_cut_not_fatal() {
         .success()
         .stdout(format!("{PROMPT}{REPLY}\n"));
     let lines = server.wait_for_stdout_lines(1);
-    let shown = lines[0].strip_prefix("Here is the message: ").expect("the message line");
+    let shown = lines[0]
+        .strip_prefix("Here is the message: ")
+        .expect("the message line");
     assert!(
         !shown.is_empty() && shown.len() <= 255 && shown.bytes().all(|b| b == b'a'),
         "the server should show at most 255 bytes of the line, showed {} bytes",
@@ -209,7 +235,9 @@ fn empty_input_sends_nothing_and_still_gets_the_reply() {
     let (port, peer) = fake_server(|mut stream| {
         let mut received = Vec::new();
         // Returns only when the client half-closes.
-        stream.read_to_end(&mut received).expect("reading until the half-close");
+        stream
+            .read_to_end(&mut received)
+            .expect("reading until the half-close");
         assert!(received.is_empty(), "client sent {received:?}");
         stream.write_all(REPLY.as_bytes()).expect("reply");
     });
@@ -219,7 +247,8 @@ fn empty_input_sends_nothing_and_still_gets_the_reply() {
         .assert()
         .success()
         .stdout(format!("{PROMPT}{REPLY}\n"));
-    peer.join().expect("the fake server saw a half-close and no bytes");
+    peer.join()
+        .expect("the fake server saw a half-close and no bytes");
 
     let server = start_server();
     client(&client_bin())
@@ -261,7 +290,10 @@ fn a_vanishing_client_does_not_crash_the_server() {
     assert!(!stderr.contains("panicked"), "server panicked: {stderr}");
     match status.code() {
         Some(0) => {}
-        Some(1) => assert!(stderr.contains("ERROR"), "exit 1 without an ERROR line: {stderr}"),
+        Some(1) => assert!(
+            stderr.contains("ERROR"),
+            "exit 1 without an ERROR line: {stderr}"
+        ),
         other => panic!("server ended with {other:?} ({status}); stderr: {stderr}"),
     }
 }
@@ -293,7 +325,10 @@ fn client_reports_connection_refused() {
         .write_stdin("hello\n")
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("ERROR connecting").and(predicate::str::contains("Connection refused")));
+        .stderr(
+            predicate::str::contains("ERROR connecting")
+                .and(predicate::str::contains("Connection refused")),
+        );
 }
 
 /// A host the resolver does not know (`.invalid` never resolves): exit 1
@@ -313,19 +348,45 @@ fn client_reports_an_unknown_host() {
 #[test]
 fn bad_or_missing_ports_are_usage_errors() {
     let mentions_port = || predicate::str::contains("port").or(predicate::str::contains("PORT"));
-    for bad in ["abc", "70000", "65536", "-1", "", "12ab", "99999999999999999999"] {
-        client(&server_bin()).arg(bad).assert().code(2).stderr(mentions_port());
-        client(&client_bin()).args(["localhost", bad]).assert().code(2).stderr(mentions_port());
+    for bad in [
+        "abc",
+        "70000",
+        "65536",
+        "-1",
+        "",
+        "12ab",
+        "99999999999999999999",
+    ] {
+        client(&server_bin())
+            .arg(bad)
+            .assert()
+            .code(2)
+            .stderr(mentions_port());
+        client(&client_bin())
+            .args(["localhost", bad])
+            .assert()
+            .code(2)
+            .stderr(mentions_port());
     }
-    client(&server_bin()).assert().code(2).stderr(mentions_port());
-    client(&client_bin()).arg("localhost").assert().code(2).stderr(mentions_port());
+    client(&server_bin())
+        .assert()
+        .code(2)
+        .stderr(mentions_port());
+    client(&client_bin())
+        .arg("localhost")
+        .assert()
+        .code(2)
+        .stderr(mentions_port());
 }
 
 /// Extra arguments are usage errors too (exit 2), not silently ignored.
 #[test]
 fn extra_arguments_are_usage_errors() {
     client(&server_bin()).args(["0", "1"]).assert().code(2);
-    client(&client_bin()).args(["localhost", "1", "2"]).assert().code(2);
+    client(&client_bin())
+        .args(["localhost", "1", "2"])
+        .assert()
+        .code(2);
 }
 
 /// `-h` and `--help`, anywhere on the line: usage on stdout, exit 0.
@@ -333,7 +394,11 @@ fn extra_arguments_are_usage_errors() {
 fn help_prints_usage_and_exits_zero() {
     for bin in [server_bin(), client_bin()] {
         for args in [&["--help"][..], &["-h"], &["0", "--help"]] {
-            client(&bin).args(args).assert().success().stdout(predicate::str::contains("usage"));
+            client(&bin)
+                .args(args)
+                .assert()
+                .success()
+                .stdout(predicate::str::contains("usage"));
         }
     }
 }
@@ -345,9 +410,22 @@ fn readiness_line_names_the_real_port() {
     let expected = format!("listening on 0.0.0.0:{}", server.port());
     if expects_readiness_line() {
         let line = server.wait_for_stderr_line("listening on ");
-        assert_eq!(line.as_deref(), Some(expected.as_str()), "stderr: {}", server.stderr_text());
-        assert_eq!(server.stderr_text().matches("listening on").count(), 1, "exactly one readiness line");
-    } else if let Some(line) = server.stderr_text().lines().find(|l| l.starts_with("listening on ")) {
+        assert_eq!(
+            line.as_deref(),
+            Some(expected.as_str()),
+            "stderr: {}",
+            server.stderr_text()
+        );
+        assert_eq!(
+            server.stderr_text().matches("listening on").count(),
+            1,
+            "exactly one readiness line"
+        );
+    } else if let Some(line) = server
+        .stderr_text()
+        .lines()
+        .find(|l| l.starts_with("listening on "))
+    {
         // Optional for this implementation, but if printed, it must be right.
         assert_eq!(line, expected);
     }

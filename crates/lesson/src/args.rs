@@ -30,11 +30,7 @@ impl Args {
     /// Parses the process's arguments. `positional` names the arguments
     /// (`["HOST", "PORT"]`), `options` the accepted `--options`, each of
     /// which takes a value. Exits 0 on `--help`, 2 on any usage error.
-    pub fn parse(
-        usage: &'static str,
-        positional: &[&str],
-        options: &[&'static str],
-    ) -> Args {
+    pub fn parse(usage: &'static str, positional: &[&str], options: &[&'static str]) -> Args {
         let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
         Args::parse_from(usage, positional, options, argv).unwrap_or_else(|outcome| match outcome {
             Stop::Help => {
@@ -55,7 +51,11 @@ impl Args {
         if argv.iter().any(|a| a == "-h" || a == "--help") {
             return Err(Stop::Help);
         }
-        let mut args = Args { usage, positional: Vec::new(), options: Vec::new() };
+        let mut args = Args {
+            usage,
+            positional: Vec::new(),
+            options: Vec::new(),
+        };
         let mut rest = argv.into_iter();
         while let Some(arg) = rest.next() {
             let text = arg.to_string_lossy();
@@ -122,7 +122,10 @@ impl Args {
         match self.option(name) {
             None => default,
             Some(value) => value.parse().unwrap_or_else(|_| {
-                usage_error(self.usage, &format!("invalid value '{value}' for {name}: expected {expected}"))
+                usage_error(
+                    self.usage,
+                    &format!("invalid value '{value}' for {name}: expected {expected}"),
+                )
             }),
         }
     }
@@ -150,7 +153,9 @@ pub fn parse_port(given: &str) -> Result<u16, String> {
         _ => {
             // Shorten hostile input so the error stays one readable line.
             let shown: String = given.chars().take(40).collect();
-            Err(format!("invalid port '{shown}': expected a decimal integer 0..65535"))
+            Err(format!(
+                "invalid port '{shown}': expected a decimal integer 0..65535"
+            ))
         }
     }
 }
@@ -174,7 +179,9 @@ mod tests {
         assert_eq!(parse_port("0"), Ok(0));
         assert_eq!(parse_port("65535"), Ok(65535));
         assert_eq!(parse_port("00080"), Ok(80));
-        for bad in ["", "65536", "70000", "-1", "+80", "8O", " 80", "1e3", "999999"] {
+        for bad in [
+            "", "65536", "70000", "-1", "+80", "8O", " 80", "1e3", "999999",
+        ] {
             let err = parse_port(bad).unwrap_err();
             assert!(err.contains("port"), "{bad:?} gave {err}");
         }
@@ -192,7 +199,10 @@ mod tests {
 
     #[test]
     fn help_wins_anywhere() {
-        assert_eq!(parse(&["host", "--help", "80"], &[]).unwrap_err(), Stop::Help);
+        assert_eq!(
+            parse(&["host", "--help", "80"], &[]).unwrap_err(),
+            Stop::Help
+        );
         assert_eq!(parse(&["-h"], &[]).unwrap_err(), Stop::Help);
     }
 

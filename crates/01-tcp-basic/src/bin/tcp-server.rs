@@ -36,7 +36,9 @@ fn main() {
     // its port held by connections in TIME_WAIT and fail to bind for a
     // minute. SO_REUSEADDR allows that (it never lets two servers listen
     // on one port on Linux).
-    listener.set_reuse_address(true).or_die("ERROR on setsockopt");
+    listener
+        .set_reuse_address(true)
+        .or_die("ERROR on setsockopt");
     // ANCHOR_END: reuse
 
     // ANCHOR: bind
@@ -71,14 +73,18 @@ fn main() {
     //    first; a Rust slice knows its length, so `&buffer[..received]` is
     //    exactly what arrived and no stale byte can be printed.
     let mut buffer = [0u8; 255];
-    let received = (&connection).read(&mut buffer).or_die("ERROR reading from socket");
+    let received = (&connection)
+        .read(&mut buffer)
+        .or_die("ERROR reading from socket");
     lesson::output::print_message("Here is the message: ", &buffer[..received]);
     // ANCHOR_END: read
 
     // ANCHOR: write
     // 6. write(): answer. `write_all` repeats write() until all 18 bytes
     //    are out, where the C trusts one call to write them all.
-    (&connection).write_all(b"I got your message").or_die("ERROR writing to socket");
+    (&connection)
+        .write_all(b"I got your message")
+        .or_die("ERROR writing to socket");
     // ANCHOR_END: write
 
     // ANCHOR: close
