@@ -94,7 +94,10 @@ impl Captured {
                 if n == 0 {
                     break;
                 }
-                sink.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&chunk[..n]);
+                sink.0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&chunk[..n]);
             }
         });
     }
@@ -110,7 +113,10 @@ impl Captured {
             Some(last) => &bytes[..last],
             None => return Vec::new(),
         };
-        complete.split(|&b| b == b'\n').map(|l| String::from_utf8_lossy(l).into_owned()).collect()
+        complete
+            .split(|&b| b == b'\n')
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
     }
 }
 
@@ -138,7 +144,10 @@ impl Server {
     pub fn start_command(mut command: Command, endpoint: Endpoint) -> Server {
         let bin = PathBuf::from(command.get_program());
         let bin = bin.as_path();
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         // Its own process group, so Drop can kill it and every child it forks.
         command.process_group(0);
         let mut child = command
@@ -153,7 +162,13 @@ impl Server {
             stderr.gather(pipe);
         }
         // Built before waiting, so that a failed wait still kills it.
-        let mut server = Server { child, endpoint, port: 0, stdout, stderr };
+        let mut server = Server {
+            child,
+            endpoint,
+            port: 0,
+            stdout,
+            stderr,
+        };
         server.port = server.wait_until_ready(bin);
         server
     }
@@ -237,7 +252,12 @@ impl Server {
 
     /// Waits for a complete stderr line that starts with `prefix`.
     pub fn wait_for_stderr_line(&self, prefix: &str) -> Option<String> {
-        let find = || self.stderr.lines().into_iter().find(|l| l.starts_with(prefix));
+        let find = || {
+            self.stderr
+                .lines()
+                .into_iter()
+                .find(|l| l.starts_with(prefix))
+        };
         wait_until(WAIT, || find().is_some());
         find()
     }
@@ -259,7 +279,9 @@ impl Server {
 
     /// How many descriptors the server process has open (`/proc/PID/fd`).
     pub fn open_descriptors(&self) -> usize {
-        fs::read_dir(format!("/proc/{}/fd", self.pid())).map(|d| d.count()).unwrap_or(0)
+        fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 }
 
@@ -299,7 +321,11 @@ impl Interactive {
         if let Some(pipe) = child.stderr.take() {
             stderr.gather(pipe);
         }
-        Interactive { child, stdout, stderr }
+        Interactive {
+            child,
+            stdout,
+            stderr,
+        }
     }
 
     /// Waits until stdout has shown exactly `expected` bytes so far (or
@@ -365,12 +391,19 @@ pub fn process(pid: i32) -> Option<Process> {
     let mut rest = stat.get(close + 1..)?.split_whitespace();
     let state = rest.next()?.chars().next()?;
     let parent = rest.next()?.parse().ok()?;
-    Some(Process { pid, parent, state, command })
+    Some(Process {
+        pid,
+        parent,
+        state,
+        command,
+    })
 }
 
 /// Every process whose parent is `parent`.
 pub fn children_of(parent: i32) -> Vec<Process> {
-    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(process)
@@ -445,12 +478,18 @@ pub fn bound_port(pid: i32, endpoint: &Endpoint) -> Option<u16> {
 
 /// The inode numbers of the sockets `pid` has open (`socket:[1234]`).
 fn socket_inodes(pid: i32) -> HashSet<u64> {
-    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else { return HashSet::new() };
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return HashSet::new();
+    };
     entries
         .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
         .filter_map(|target| {
             let target = target.to_str()?;
-            target.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+            target
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
         })
         .collect()
 }
@@ -459,10 +498,14 @@ fn socket_inodes(pid: i32) -> HashSet<u64> {
 /// timeout inode ...`, with the local port in hex after the colon.
 fn inet_port(tables: &[&str], state: &str, inodes: &HashSet<u64>) -> Option<u16> {
     for table in tables {
-        let Ok(text) = fs::read_to_string(table) else { continue };
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(st), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9)) else {
+            let (Some(local), Some(st), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
                 continue;
             };
             if *st != state || !inode.parse().is_ok_and(|i: u64| inodes.contains(&i)) {
@@ -477,10 +520,47 @@ fn inet_port(tables: &[&str], state: &str, inodes: &HashSet<u64>) -> Option<u16>
 
 /// Scans `/proc/net/unix`: `Num RefCount Protocol Flags Type St Inode Path`.
 fn unix_bound(path: &Path, inodes: &HashSet<u64>) -> bool {
-    let Ok(text) = fs::read_to_string("/proc/net/unix") else { return false };
+    let Ok(text) = fs::read_to_string("/proc/net/unix") else {
+        return false;
+    };
     text.lines().skip(1).any(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let inode_matches = fields.get(6).and_then(|i| i.parse().ok()).is_some_and(|i: u64| inodes.contains(&i));
+        let inode_matches = fields
+            .get(6)
+            .and_then(|i| i.parse().ok())
+            .is_some_and(|i: u64| inodes.contains(&i));
         inode_matches && fields.get(7).is_some_and(|p| Path::new(p) == path)
     })
+}
+
+/// How many TCP sockets `pid` holds open that are not listening: for a
+/// forking server's parent, connections it has not closed (yet). Read from
+/// `/proc/PID/fd` and the kernel's TCP tables, like [`bound_port`], so it
+/// needs no cooperation from the server.
+pub fn connected_tcp_sockets(pid: i32) -> usize {
+    let inodes = socket_inodes(pid);
+    if inodes.is_empty() {
+        return 0;
+    }
+    let mut count = 0;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        count += text
+            .lines()
+            .skip(1)
+            .filter(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                // st 0A is TCP_LISTEN; every other state is a connection.
+                let connected = fields.get(3).is_some_and(|st| *st != "0A");
+                connected
+                    && fields
+                        .get(9)
+                        .and_then(|i| i.parse().ok())
+                        .is_some_and(|i: u64| inodes.contains(&i))
+            })
+            .count();
+    }
+    count
 }
