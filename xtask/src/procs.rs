@@ -12,7 +12,6 @@
 //!   (PID 1), so it stays findable even after `setsid()`;
 //! - [`kill_orphans`] kills and reaps every such process.
 
-use std::fs;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,60 +19,11 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-/// One process, as `ps -o pid,ppid,stat,comm` would show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Process {
-    pub pid: i32,
-    pub parent: i32,
-    /// The state letter of `/proc/PID/stat`: R running, S sleeping,
-    /// Z zombie (exited, its status not yet collected by its parent), ...
-    pub state: char,
-    /// The command name (at most 15 bytes, as the kernel keeps it).
-    pub command: String,
-}
-
-impl Process {
-    /// Whether it has exited and waits for its parent to collect its status.
-    pub fn is_zombie(&self) -> bool {
-        self.state == 'Z'
-    }
-}
+pub use lesson::procfs::{children_of, process, Process};
 
 /// xtask's own process ID.
 pub fn my_pid() -> i32 {
     std::process::id() as i32
-}
-
-/// Reads `/proc/PID/stat`: `pid (comm) state ppid ...`. The command name
-/// may itself contain spaces and parentheses, so split after the last `)`.
-pub fn process(pid: i32) -> Option<Process> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let command = stat.get(open + 1..close)?.to_string();
-    let mut rest = stat.get(close + 1..)?.split_whitespace();
-    let state = rest.next()?.chars().next()?;
-    let parent = rest.next()?.parse().ok()?;
-    Some(Process {
-        pid,
-        parent,
-        state,
-        command,
-    })
-}
-
-/// Every process whose parent is `parent`, by ascending PID.
-pub fn children_of(parent: i32) -> Vec<Process> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut children: Vec<Process> = entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(process)
-        .filter(|p| p.parent == parent)
-        .collect();
-    children.sort_by_key(|p| p.pid);
-    children
 }
 
 /// Whether `pid` has exited: it is a zombie (or gone altogether). Unlike

@@ -9,20 +9,17 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson::testing::{
-    binary, client, exchange, expects_readiness_line, occupied_port, refused_port, Endpoint,
-    Interactive, Server, WAIT,
+    binary, client, exchange, occupied_port, rules, Endpoint, Interactive, Server, PROMPT, WAIT,
 };
 use nix::sys::signal::Signal;
 use predicates::prelude::*;
 
-const PROMPT: &str = "Please enter the message: ";
+/// The server's 18-byte reply, as text (the client prints it on a line).
 const REPLY: &str = "I got your message";
 
 fn server_bin() -> PathBuf {
@@ -316,15 +313,7 @@ fn server_reports_a_port_in_use() {
 /// Nothing listening: exit 1 with `ERROR connecting` and the OS reason.
 #[test]
 fn client_reports_connection_refused() {
-    client(&client_bin())
-        .args(["127.0.0.1", &refused_port().to_string()])
-        .write_stdin("hello\n")
-        .assert()
-        .code(1)
-        .stderr(
-            predicate::str::contains("ERROR connecting")
-                .and(predicate::str::contains("Connection refused")),
-        );
+    rules::assert_connection_refused(&client_bin());
 }
 
 /// A host the resolver does not know (`.invalid` never resolves): exit 1
@@ -343,36 +332,8 @@ fn client_reports_an_unknown_host() {
 /// usage error (exit 2) whose message mentions the port.
 #[test]
 fn bad_or_missing_ports_are_usage_errors() {
-    let mentions_port = || predicate::str::contains("port").or(predicate::str::contains("PORT"));
-    for bad in [
-        "abc",
-        "70000",
-        "65536",
-        "-1",
-        "",
-        "12ab",
-        "99999999999999999999",
-    ] {
-        client(&server_bin())
-            .arg(bad)
-            .assert()
-            .code(2)
-            .stderr(mentions_port());
-        client(&client_bin())
-            .args(["localhost", bad])
-            .assert()
-            .code(2)
-            .stderr(mentions_port());
-    }
-    client(&server_bin())
-        .assert()
-        .code(2)
-        .stderr(mentions_port());
-    client(&client_bin())
-        .arg("localhost")
-        .assert()
-        .code(2)
-        .stderr(mentions_port());
+    rules::assert_bad_ports_rejected(&server_bin(), &[], &[]);
+    rules::assert_bad_ports_rejected(&client_bin(), &["localhost"], &[]);
 }
 
 /// Extra arguments are usage errors too (exit 2), not silently ignored.
@@ -388,55 +349,21 @@ fn extra_arguments_are_usage_errors() {
 /// `-h` and `--help`, anywhere on the line: usage on stdout, exit 0.
 #[test]
 fn help_prints_usage_and_exits_zero() {
-    for bin in [server_bin(), client_bin()] {
-        for args in [&["--help"][..], &["-h"], &["0", "--help"]] {
-            client(&bin)
-                .args(args)
-                .assert()
-                .success()
-                .stdout(predicate::str::contains("usage"));
-        }
-    }
+    rules::assert_help(&server_bin(), &["0"]);
+    rules::assert_help(&client_bin(), &["localhost", "1"]);
 }
 
 /// The readiness line names the port the kernel really chose for port 0.
 #[test]
 fn readiness_line_names_the_real_port() {
-    let server = start_server();
-    let expected = format!("listening on 0.0.0.0:{}", server.port());
-    if expects_readiness_line() {
-        let line = server.wait_for_stderr_line("listening on ");
-        assert_eq!(
-            line.as_deref(),
-            Some(expected.as_str()),
-            "stderr: {}",
-            server.stderr_text()
-        );
-        assert_eq!(
-            server.stderr_text().matches("listening on").count(),
-            1,
-            "exactly one readiness line"
-        );
-    } else if let Some(line) = server
-        .stderr_text()
-        .lines()
-        .find(|l| l.starts_with("listening on "))
-    {
-        // Optional for this implementation, but if printed, it must be right.
-        assert_eq!(line, expected);
-    }
+    rules::assert_readiness_line(&start_server());
 }
 
 /// SIGINT and SIGTERM stop a server waiting in accept within 1 s.
 #[test]
 fn signals_stop_a_server_waiting_in_accept() {
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
-        let mut server = start_server();
-        server.signal(signal);
-        assert!(
-            server.wait_for_exit(Duration::from_secs(1)).is_some(),
-            "the server still runs 1 s after {signal}"
-        );
+        rules::assert_stops_on(&mut start_server(), signal);
     }
 }
 
@@ -444,22 +371,5 @@ fn signals_stop_a_server_waiting_in_accept() {
 /// the default action back, so SIGINT still stops it within 1 s.
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
-    let mut command = Command::new(server_bin());
-    command.arg("0");
-    // SAFETY: the closure runs in the forked child just before exec, where
-    // only async-signal-safe calls are allowed: signal() is one, and it
-    // touches no memory shared with the test process.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigIgn)
-                .map(drop)
-                .map_err(std::io::Error::from)
-        });
-    }
-    let mut server = Server::start_command(command, Endpoint::TcpListener);
-    server.signal(Signal::SIGINT);
-    assert!(
-        server.wait_for_exit(Duration::from_secs(1)).is_some(),
-        "the server ignores SIGINT: it did not restore the default action at start"
-    );
+    rules::assert_sigint_restored(&server_bin(), &["0"], Endpoint::TcpListener);
 }

@@ -11,26 +11,15 @@
 //! gives for reaping and stopping), and dropping a server kills its whole
 //! process group.
 
-use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lesson::testing::{
-    binary, client, connected_tcp_sockets, exchange, expects_readiness_line, refused_port,
-    wait_until, Endpoint, Server, WAIT,
-};
-use nix::sys::signal::{kill, SigHandler, Signal};
+use lesson::testing::forking::{self, burst, burst_answered, numbered, printed};
+use lesson::testing::{binary, client, exchange, rules, wait_until, Endpoint, Server, REPLY, WAIT};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use predicates::prelude::*;
-
-const PROMPT: &str = "Please enter the message: ";
-const REPLY: &str = "I got your message";
 
 /// The server's arguments for each way of reaping, with the option given
 /// after and before the port (both are allowed).
@@ -57,69 +46,6 @@ fn start_server(args: &[&str]) -> Server {
     Server::start(&server_bin(), args, Endpoint::TcpListener)
 }
 
-/// Runs the real client once, sending `message`, and checks what it shows.
-fn run_client(server: &Server, message: &str) {
-    client(&client_bin())
-        .args(["127.0.0.1", &server.port().to_string()])
-        .write_stdin(format!("{message}\n"))
-        .assert()
-        .success()
-        .stdout(format!("{PROMPT}{REPLY}\n"));
-}
-
-/// `count` distinct messages of about 200 bytes, newline included, so
-/// that an interleaved line would show.
-fn long_messages(count: usize) -> Vec<String> {
-    (0..count)
-        .map(|i| format!("client {i:03} {}\n", "abcdefghij".repeat(19)))
-        .collect()
-}
-
-/// `count` short distinct messages, each ending in a newline.
-fn messages(prefix: &str, count: usize) -> Vec<String> {
-    (0..count).map(|i| format!("{prefix} {i}\n")).collect()
-}
-
-/// The stdout line the server prints for `message`.
-fn printed(message: &str) -> String {
-    format!("Here is the message: {}", message.trim_end_matches('\n'))
-}
-
-/// A burst: opens one connection per message, all of them before any is
-/// used, so that every child exists at once; then sends each its message
-/// and half-closes; then reads every reply to its end (the child closing
-/// the connection as it exits). When this returns, every client is done.
-fn burst(server: &Server, messages: &[String]) -> Vec<Vec<u8>> {
-    let mut peers: Vec<TcpStream> = messages.iter().map(|_| server.connect()).collect();
-    for (peer, message) in peers.iter_mut().zip(messages) {
-        peer.write_all(message.as_bytes())
-            .expect("sending a message");
-        let _ = peer.shutdown(Shutdown::Write);
-    }
-    // One deadline for all the reads, so that a server that never closes
-    // costs the test WAIT once, not WAIT per connection.
-    let deadline = Instant::now() + WAIT;
-    peers
-        .into_iter()
-        .map(|mut peer| {
-            let left = deadline.saturating_duration_since(Instant::now());
-            peer.set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .ok();
-            let mut reply = Vec::new();
-            // A reset after the reply is fine; what arrived before it stays.
-            let _ = peer.read_to_end(&mut reply);
-            reply
-        })
-        .collect()
-}
-
-/// Runs a burst and checks that every client got the reply.
-fn burst_answered(server: &Server, messages: &[String]) {
-    for (reply, message) in burst(server, messages).iter().zip(messages) {
-        assert_eq!(reply, REPLY.as_bytes(), "the reply to {message:?}");
-    }
-}
-
 /// Asserts that, within the contract's 1 s, the server has no child left:
 /// all have exited and been reaped, none lingers as a zombie. Polls, so a
 /// correct server passes as soon as its children are gone.
@@ -134,31 +60,14 @@ fn assert_all_children_reaped(server: &Server, args: &[&str]) {
     );
 }
 
-/// Waits until the parent holds no connected socket (it closes its copy
-/// just after fork() returns, which may be a moment after the child has
-/// answered), then counts its open descriptors.
-fn settled_descriptors(server: &Server) -> usize {
-    let settled = wait_until(WAIT, || connected_tcp_sockets(server.pid()) == 0);
-    assert!(
-        settled,
-        "the parent still holds {} connected socket(s) {WAIT:?} after its clients were answered: \
-         it must close each connection after fork()",
-        connected_tcp_sockets(server.pid())
-    );
-    server.open_descriptors()
-}
-
 /// The burst at the heart of the lesson: 200 clients at once, so that many
 /// children end together and their SIGCHLDs coalesce. Within 1 s after the
 /// clients are done, every child is reaped; and the server still answers.
 fn no_zombie_survives_a_burst_of_200(args: &[&str]) {
     let server = start_server(args);
-    burst_answered(&server, &messages("burst", 200));
+    burst_answered(&server, &numbered("burst", 200));
     assert_all_children_reaped(&server, args);
-    assert_eq!(
-        exchange(server.connect(), b"after the burst\n"),
-        REPLY.as_bytes()
-    );
+    assert_eq!(exchange(server.connect(), b"after the burst\n"), REPLY);
     assert_all_children_reaped(&server, args);
     assert!(server
         .wait_for_stdout_lines(201)
@@ -170,7 +79,7 @@ fn no_zombie_survives_a_burst_of_200(args: &[&str]) {
 #[test]
 fn client_and_server_exchange_one_message() {
     let mut server = start_server(DEFAULT);
-    run_client(&server, "hello");
+    forking::run_client(&client_bin(), &server, "hello");
     assert_eq!(
         server.wait_for_stdout_lines(1),
         ["Here is the message: hello"]
@@ -218,7 +127,7 @@ fn reaping_never_waits_for_a_child_still_serving() {
             wait_until(WAIT, || server.children().len() == 1),
             "with {args:?}: no child for the silent client"
         );
-        burst_answered(&server, &messages("meanwhile", 20));
+        burst_answered(&server, &numbered("meanwhile", 20));
         let only_the_busy_one = wait_until(REAP_LIMIT, || {
             let children = server.children();
             children.len() == 1 && !children[0].is_zombie()
@@ -232,14 +141,10 @@ fn reaping_never_waits_for_a_child_still_serving() {
         // still keeps its child busy.
         assert_eq!(
             exchange(server.connect(), b"next\n"),
-            REPLY.as_bytes(),
+            REPLY,
             "with {args:?}"
         );
-        assert_eq!(
-            exchange(silent, b"finally\n"),
-            REPLY.as_bytes(),
-            "with {args:?}"
-        );
+        assert_eq!(exchange(silent, b"finally\n"), REPLY, "with {args:?}");
         assert_all_children_reaped(&server, args);
     }
 }
@@ -250,13 +155,8 @@ fn reaping_never_waits_for_a_child_still_serving() {
 fn silent_client_does_not_delay_another() {
     for args in STRATEGIES {
         let server = start_server(args);
-        let _silent = server.connect();
-        run_client(&server, "not kept waiting");
-        assert_eq!(
-            server.wait_for_stdout_lines(1),
-            [printed("not kept waiting")],
-            "with {args:?}"
-        );
+        forking::silent_client_does_not_delay_another(&server, &client_bin());
+        assert_all_children_reaped(&server, args);
     }
 }
 
@@ -267,16 +167,7 @@ fn silent_client_does_not_delay_another() {
 fn fifty_sequential_clients_are_all_answered() {
     for args in STRATEGIES {
         let server = start_server(args);
-        let messages: Vec<String> = (0..50).map(|i| format!("sequential {i}")).collect();
-        for message in &messages {
-            run_client(&server, message);
-        }
-        let lines: BTreeSet<String> = server.wait_for_stdout_lines(50).into_iter().collect();
-        assert_eq!(
-            lines,
-            messages.iter().map(|m| printed(m)).collect(),
-            "with {args:?}"
-        );
+        forking::fifty_sequential_clients(&server, &client_bin());
         assert_all_children_reaped(&server, args);
     }
 }
@@ -288,19 +179,7 @@ fn fifty_sequential_clients_are_all_answered() {
 fn twenty_concurrent_clients_are_all_answered() {
     for args in STRATEGIES {
         let server = start_server(args);
-        let messages: Vec<String> = (0..20).map(|i| format!("concurrent {i}")).collect();
-        thread::scope(|scope| {
-            for message in &messages {
-                let server = &server;
-                scope.spawn(move || run_client(server, message));
-            }
-        });
-        let lines: BTreeSet<String> = server.wait_for_stdout_lines(20).into_iter().collect();
-        assert_eq!(
-            lines,
-            messages.iter().map(|m| printed(m)).collect(),
-            "with {args:?}"
-        );
+        forking::twenty_concurrent_clients(&server, &client_bin());
         assert_all_children_reaped(&server, args);
     }
 }
@@ -311,15 +190,7 @@ fn twenty_concurrent_clients_are_all_answered() {
 #[test]
 fn parent_descriptor_count_does_not_grow() {
     for args in STRATEGIES {
-        let server = start_server(args);
-        assert_eq!(exchange(server.connect(), b"first\n"), REPLY.as_bytes());
-        let after_one = settled_descriptors(&server);
-        burst_answered(&server, &messages("connection", 99));
-        let after_hundred = settled_descriptors(&server);
-        assert_eq!(
-            after_one, after_hundred,
-            "with {args:?}: descriptors after 1 connection vs after 100"
-        );
+        forking::descriptor_count_does_not_grow(&start_server(args));
     }
 }
 
@@ -328,19 +199,7 @@ fn parent_descriptor_count_does_not_grow() {
 /// message appears once.
 #[test]
 fn stdout_lines_stay_whole_under_fifty_concurrent_clients() {
-    let server = start_server(DEFAULT);
-    let messages = long_messages(50);
-    burst_answered(&server, &messages);
-    let lines = server.wait_for_stdout_lines(50);
-    let expected: BTreeSet<String> = messages.iter().map(|m| printed(m)).collect();
-    for line in &lines {
-        assert!(
-            expected.contains(line),
-            "a mixed or unexpected line: {line:?}"
-        );
-    }
-    assert_eq!(lines.len(), 50, "one line per client");
-    assert_eq!(lines.into_iter().collect::<BTreeSet<_>>(), expected);
+    forking::stdout_lines_stay_whole(&start_server(DEFAULT));
 }
 
 /// SIGCHLD arriving all the time, also while the server waits in accept()
@@ -363,10 +222,10 @@ fn a_storm_of_sigchld_does_not_stop_the_server() {
                     thread::yield_now();
                 }
             });
-            let replies = burst(&server, &messages("storm", 50));
+            let replies = burst(&server, &numbered("storm", 50));
             done.store(true, Ordering::Relaxed);
             assert!(
-                replies.iter().all(|r| r == REPLY.as_bytes()),
+                replies.iter().all(|r| r == REPLY),
                 "with {args:?}: {replies:?}"
             );
         });
@@ -374,10 +233,7 @@ fn a_storm_of_sigchld_does_not_stop_the_server() {
             server.wait_for_exit(Duration::ZERO).is_none(),
             "with {args:?} the server stopped"
         );
-        assert_eq!(
-            exchange(server.connect(), b"still here\n"),
-            REPLY.as_bytes()
-        );
+        assert_eq!(exchange(server.connect(), b"still here\n"), REPLY);
         assert_all_children_reaped(&server, args);
     }
 }
@@ -389,15 +245,8 @@ fn signals_stop_the_server_within_a_second() {
     for args in STRATEGIES {
         for signal in [Signal::SIGINT, Signal::SIGTERM] {
             let mut server = start_server(args);
-            assert_eq!(
-                exchange(server.connect(), b"before the signal\n"),
-                REPLY.as_bytes()
-            );
-            server.signal(signal);
-            assert!(
-                server.wait_for_exit(Duration::from_secs(1)).is_some(),
-                "with {args:?}, the server still runs 1 s after {signal}"
-            );
+            assert_eq!(exchange(server.connect(), b"before the signal\n"), REPLY);
+            rules::assert_stops_on(&mut server, signal);
         }
     }
 }
@@ -406,24 +255,7 @@ fn signals_stop_the_server_within_a_second() {
 /// the default action back, so SIGINT still stops it within 1 s.
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
-    let mut command = Command::new(server_bin());
-    command.arg("0");
-    // SAFETY: the closure runs in the forked child just before exec, where
-    // only async-signal-safe calls are allowed: signal() is one, and it
-    // touches no memory shared with the test process.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::signal::signal(Signal::SIGINT, SigHandler::SigIgn)
-                .map(drop)
-                .map_err(std::io::Error::from)
-        });
-    }
-    let mut server = Server::start_command(command, Endpoint::TcpListener);
-    server.signal(Signal::SIGINT);
-    assert!(
-        server.wait_for_exit(Duration::from_secs(1)).is_some(),
-        "the server ignores SIGINT: it did not restore the default action at start"
-    );
+    rules::assert_sigint_restored(&server_bin(), DEFAULT, Endpoint::TcpListener);
 }
 
 /// `--reap` takes `handler` or `ignore`; anything else, or no value, is a
@@ -449,53 +281,18 @@ fn an_unknown_way_to_reap_is_a_usage_error() {
 /// usage error (exit 2) whose message mentions the port.
 #[test]
 fn bad_or_missing_ports_are_usage_errors() {
-    for bad in ["abc", "70000", "-1", ""] {
-        client(&server_bin())
-            .arg(bad)
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains("port"));
-        client(&server_bin())
-            .args([bad, "--reap", "ignore"])
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains("port"));
-        client(&client_bin())
-            .args(["localhost", bad])
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains("port"));
-    }
-    let mentions_port = || predicate::str::contains("port").or(predicate::str::contains("PORT"));
-    client(&server_bin())
-        .assert()
-        .code(2)
-        .stderr(mentions_port());
-    client(&server_bin())
-        .args(["--reap", "handler"])
-        .assert()
-        .code(2)
-        .stderr(mentions_port());
-    client(&client_bin())
-        .arg("localhost")
-        .assert()
-        .code(2)
-        .stderr(mentions_port());
+    rules::assert_bad_ports_rejected(&server_bin(), &[], &[]);
+    rules::assert_bad_ports_rejected(&server_bin(), &[], &["--reap", "ignore"]);
+    rules::assert_bad_ports_rejected(&server_bin(), &["--reap", "handler"], &[]);
+    rules::assert_bad_ports_rejected(&client_bin(), &["localhost"], &[]);
     client(&server_bin()).args(["0", "1"]).assert().code(2);
 }
 
 /// `-h` and `--help`: usage on stdout, exit 0, for server and client.
 #[test]
 fn help_prints_usage_and_exits_zero() {
-    for bin in [server_bin(), client_bin()] {
-        for args in [&["--help"][..], &["-h"], &["0", "--help"]] {
-            client(&bin)
-                .args(args)
-                .assert()
-                .success()
-                .stdout(predicate::str::contains("usage"));
-        }
-    }
+    rules::assert_help(&server_bin(), &["0", "--reap", "ignore"]);
+    rules::assert_help(&client_bin(), &["localhost", "1"]);
 }
 
 /// The readiness line names the port the kernel really chose for port 0,
@@ -503,24 +300,7 @@ fn help_prints_usage_and_exits_zero() {
 #[test]
 fn readiness_line_names_the_real_port() {
     for args in STRATEGIES {
-        let server = start_server(args);
-        let expected = format!("listening on 0.0.0.0:{}", server.port());
-        if expects_readiness_line() {
-            let line = server.wait_for_stderr_line("listening on ");
-            assert_eq!(
-                line.as_deref(),
-                Some(expected.as_str()),
-                "stderr: {}",
-                server.stderr_text()
-            );
-        } else if let Some(line) = server
-            .stderr_text()
-            .lines()
-            .find(|l| l.starts_with("listening on "))
-        {
-            // Optional for this implementation, but if printed, it must be right.
-            assert_eq!(line, expected);
-        }
+        rules::assert_readiness_line(&start_server(args));
     }
 }
 
@@ -528,13 +308,5 @@ fn readiness_line_names_the_real_port() {
 /// `ERROR connecting` and `Connection refused`.
 #[test]
 fn client_reports_connection_refused() {
-    client(&client_bin())
-        .args(["127.0.0.1", &refused_port().to_string()])
-        .write_stdin("hello\n")
-        .assert()
-        .code(1)
-        .stderr(
-            predicate::str::contains("ERROR connecting")
-                .and(predicate::str::contains("Connection refused")),
-        );
+    rules::assert_connection_refused(&client_bin());
 }

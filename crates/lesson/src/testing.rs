@@ -34,6 +34,17 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
+use crate::procfs::{self, Process};
+
+pub mod forking;
+pub mod rules;
+
+/// The prompt of lesson 01's client, which later lessons' clients share.
+pub const PROMPT: &str = "Please enter the message: ";
+
+/// Lesson 01's reply, which later lessons' stream servers share: 18 bytes.
+pub const REPLY: &[u8] = b"I got your message";
+
 /// The longest any single wait in a test may take. Generous, because CI is
 /// a busy 2-core machine; a passing test never waits this long.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -120,6 +131,26 @@ impl Captured {
     }
 }
 
+/// Spawns `command` (its stdout and stderr set to pipes) and gathers both
+/// pipes on threads of their own, so the child never blocks on a full pipe.
+fn spawn_captured(command: &mut Command) -> (Child, Arc<Captured>, Arc<Captured>) {
+    let mut child = command.spawn().unwrap_or_else(|e| {
+        panic!(
+            "cannot start {}: {e}",
+            Path::new(command.get_program()).display()
+        )
+    });
+    let stdout = Arc::new(Captured::default());
+    let stderr = Arc::new(Captured::default());
+    if let Some(pipe) = child.stdout.take() {
+        stdout.gather(pipe);
+    }
+    if let Some(pipe) = child.stderr.take() {
+        stderr.gather(pipe);
+    }
+    (child, stdout, stderr)
+}
+
 /// A server under test. Dropping it kills its whole process group.
 pub struct Server {
     child: Child,
@@ -150,17 +181,7 @@ impl Server {
             .stderr(Stdio::piped());
         // Its own process group, so Drop can kill it and every child it forks.
         command.process_group(0);
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let stdout = Arc::new(Captured::default());
-        let stderr = Arc::new(Captured::default());
-        if let Some(pipe) = child.stdout.take() {
-            stdout.gather(pipe);
-        }
-        if let Some(pipe) = child.stderr.take() {
-            stderr.gather(pipe);
-        }
+        let (child, stdout, stderr) = spawn_captured(&mut command);
         // Built before waiting, so that a failed wait still kills it.
         let mut server = Server {
             child,
@@ -195,6 +216,11 @@ impl Server {
             }
             thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Where the server was expected to bind.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// The server's process ID.
@@ -274,14 +300,12 @@ impl Server {
 
     /// The server's child processes and their states, from `/proc`.
     pub fn children(&self) -> Vec<Process> {
-        children_of(self.pid())
+        procfs::children_of(self.pid())
     }
 
     /// How many descriptors the server process has open (`/proc/PID/fd`).
     pub fn open_descriptors(&self) -> usize {
-        fs::read_dir(format!("/proc/{}/fd", self.pid()))
-            .map(|d| d.count())
-            .unwrap_or(0)
+        procfs::open_descriptors(self.pid())
     }
 }
 
@@ -306,21 +330,13 @@ pub struct Interactive {
 impl Interactive {
     /// Starts `bin args...` with piped stdin, stdout and stderr.
     pub fn start<S: AsRef<OsStr>>(bin: &Path, args: &[S]) -> Interactive {
-        let mut child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let stdout = Arc::new(Captured::default());
-        let stderr = Arc::new(Captured::default());
-        if let Some(pipe) = child.stdout.take() {
-            stdout.gather(pipe);
-        }
-        if let Some(pipe) = child.stderr.take() {
-            stderr.gather(pipe);
-        }
+            .stderr(Stdio::piped());
+        let (child, stdout, stderr) = spawn_captured(&mut command);
         Interactive {
             child,
             stdout,
@@ -362,53 +378,6 @@ impl Drop for Interactive {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// One process as `ps` would show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Process {
-    pub pid: i32,
-    pub parent: i32,
-    /// The state letter of `/proc/PID/stat`: R, S, Z (zombie), ...
-    pub state: char,
-    pub command: String,
-}
-
-impl Process {
-    /// Whether it has exited and waits for its parent to collect its status.
-    pub fn is_zombie(&self) -> bool {
-        self.state == 'Z'
-    }
-}
-
-/// Reads `/proc/PID/stat`. The command name sits in parentheses and may
-/// itself contain spaces and parentheses, so split after the last `)`.
-pub fn process(pid: i32) -> Option<Process> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let command = stat.get(open + 1..close)?.to_string();
-    let mut rest = stat.get(close + 1..)?.split_whitespace();
-    let state = rest.next()?.chars().next()?;
-    let parent = rest.next()?.parse().ok()?;
-    Some(Process {
-        pid,
-        parent,
-        state,
-        command,
-    })
-}
-
-/// Every process whose parent is `parent`.
-pub fn children_of(parent: i32) -> Vec<Process> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(process)
-        .filter(|p| p.parent == parent)
-        .collect()
 }
 
 /// Waits up to `limit` for `child` to exit; `None` if it did not.

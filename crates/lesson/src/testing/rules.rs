@@ -1,0 +1,148 @@
+//! Checks of the rules every binary of the contract follows, whatever its
+//! lesson: port validation, `--help`, the readiness line, stopping on
+//! SIGINT and SIGTERM. Each lesson's `tests/e2e.rs` calls them from tests
+//! of its own, so a grader sees one verdict per rule and lesson.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::{SigHandler, Signal};
+use predicates::prelude::*;
+
+use super::{client, expects_readiness_line, refused_port, Endpoint, Server};
+
+/// Ports the contract rejects: not decimal, out of range, signed, empty.
+pub const BAD_PORTS: &[&str] = &[
+    "abc",
+    "70000",
+    "65536",
+    "-1",
+    "+80",
+    "",
+    "12ab",
+    "99999999999999999999",
+];
+
+/// The contract's bound on stopping after SIGINT or SIGTERM.
+pub const STOP_LIMIT: Duration = Duration::from_secs(1);
+
+/// `bin BEFORE... BAD AFTER...` is a usage error (exit 2) whose message
+/// mentions the port, for every bad port; and so is leaving the port out
+/// (`bin BEFORE... AFTER...`), where the usage line's `PORT` may be the
+/// mention.
+pub fn assert_bad_ports_rejected(bin: &Path, before: &[&str], after: &[&str]) {
+    for bad in BAD_PORTS {
+        let args = [before, &[bad], after].concat();
+        client(bin)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("port"));
+    }
+    client(bin)
+        .args([before, after].concat())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("port").or(predicate::str::contains("PORT")));
+}
+
+/// `-h` and `--help`, alone or after `valid_args`: usage on stdout, exit 0.
+pub fn assert_help(bin: &Path, valid_args: &[&str]) {
+    let after_args = [valid_args, &["--help"]].concat();
+    for args in [&["--help"][..], &["-h"], &after_args] {
+        client(bin)
+            .args(args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("usage"));
+    }
+}
+
+/// The readiness line names where the kernel really bound the server:
+/// `listening on 0.0.0.0:PORT` (the chosen port, for port 0), or
+/// `listening on PATH`; exactly once. When the implementation under test
+/// is known to print none (`LESSON_NO_READINESS_LINE=1`), a line it does
+/// print must still be right.
+pub fn assert_readiness_line(server: &Server) {
+    let expected = match server.endpoint() {
+        Endpoint::Unix(path) => format!("listening on {}", path.display()),
+        Endpoint::TcpListener | Endpoint::Udp => {
+            format!("listening on 0.0.0.0:{}", server.port())
+        }
+    };
+    if expects_readiness_line() {
+        let line = server.wait_for_stderr_line("listening on ");
+        assert_eq!(
+            line.as_deref(),
+            Some(expected.as_str()),
+            "stderr: {}",
+            server.stderr_text()
+        );
+        assert_eq!(
+            server.stderr_text().matches("listening on").count(),
+            1,
+            "exactly one readiness line"
+        );
+    } else if let Some(line) = server
+        .stderr_text()
+        .lines()
+        .find(|l| l.starts_with("listening on "))
+    {
+        assert_eq!(line, expected);
+    }
+}
+
+/// Sends `signal` to the server and asserts that it has ended within 1 s.
+pub fn assert_stops_on(server: &mut Server, signal: Signal) {
+    server.signal(signal);
+    assert!(
+        server.wait_for_exit(STOP_LIMIT).is_some(),
+        "the server still runs {STOP_LIMIT:?} after {signal}"
+    );
+}
+
+/// Starts `bin args...` with `signal` ignored, as a shell leaves SIGINT
+/// for a background job, or a parent that ignores SIGCHLD leaves that: an
+/// ignored disposition survives `exec`.
+pub fn start_with_ignored(bin: &Path, args: &[&str], signal: Signal, endpoint: Endpoint) -> Server {
+    let mut command = Command::new(bin);
+    command.args(args);
+    // SAFETY: the closure runs in the forked child just before exec, where
+    // only async-signal-safe calls are allowed: signal() is one, and it
+    // touches no memory shared with the test process.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::signal::signal(signal, SigHandler::SigIgn)
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    Server::start_command(command, endpoint)
+}
+
+/// A server started with SIGINT ignored has put the default action back:
+/// SIGINT still stops it within 1 s.
+pub fn assert_sigint_restored(bin: &Path, args: &[&str], endpoint: Endpoint) {
+    let mut server = start_with_ignored(bin, args, Signal::SIGINT, endpoint);
+    server.signal(Signal::SIGINT);
+    assert!(
+        server.wait_for_exit(STOP_LIMIT).is_some(),
+        "the server ignores SIGINT: it did not restore the default action at start"
+    );
+}
+
+/// A TCP client (`bin HOST PORT`) with nothing listening: exit 1, and
+/// stderr has `ERROR connecting` and the OS reason.
+pub fn assert_connection_refused(bin: &Path) {
+    client(bin)
+        .args(["127.0.0.1", &refused_port().to_string()])
+        .write_stdin("hello\n")
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("ERROR connecting")
+                .and(predicate::str::contains("Connection refused")),
+        );
+}
