@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson::testing::{
-    binary, client, exchange, occupied_port, rules, Endpoint, Interactive, Server, PROMPT, WAIT,
+    binary, client, exchange, rules, Endpoint, Interactive, Server, PROMPT, WAIT,
 };
 use nix::sys::signal::Signal;
 use predicates::prelude::*;
@@ -299,15 +299,7 @@ fn a_vanishing_client_does_not_crash_the_server() {
 /// (`binding`) and the OS reason.
 #[test]
 fn server_reports_a_port_in_use() {
-    let holder = occupied_port();
-    let port = holder.local_addr().expect("held port").port().to_string();
-    // Bounded like every client run: a server that wrongly binds anyway
-    // would otherwise wait in accept() forever.
-    let run = client(&server_bin()).arg(&port).assert().code(1);
-    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
-    assert!(stderr.contains("ERROR on binding"), "{stderr}");
-    assert!(stderr.contains("Address already in use"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one error line: {stderr}");
+    rules::assert_port_in_use_reported(&server_bin(), &[]);
 }
 
 /// Nothing listening: exit 1 with `ERROR connecting` and the OS reason.

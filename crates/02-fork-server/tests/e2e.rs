@@ -181,6 +181,13 @@ fn readiness_line_names_the_real_port() {
     rules::assert_readiness_line(&start_server());
 }
 
+/// A port another socket listens on: exit 1, and the error names the step
+/// (`binding`) and the OS reason.
+#[test]
+fn server_reports_a_port_in_use() {
+    rules::assert_port_in_use_reported(&server_bin(), &[]);
+}
+
 /// The client is lesson 01's: with nothing listening it exits 1 and says
 /// `ERROR connecting` and `Connection refused`.
 #[test]

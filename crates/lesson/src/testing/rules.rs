@@ -11,7 +11,7 @@ use std::time::Duration;
 use nix::sys::signal::{SigHandler, Signal};
 use predicates::prelude::*;
 
-use super::{client, expects_readiness_line, refused_port, Endpoint, Server};
+use super::{client, expects_readiness_line, occupied_port, refused_port, Endpoint, Server};
 
 /// Ports the contract rejects: not decimal, out of range, signed, empty.
 pub const BAD_PORTS: &[&str] = &[
@@ -131,6 +131,23 @@ pub fn assert_sigint_restored(bin: &Path, args: &[&str], endpoint: Endpoint) {
         server.wait_for_exit(STOP_LIMIT).is_some(),
         "the server ignores SIGINT: it did not restore the default action at start"
     );
+}
+
+/// A TCP server (`bin PORT AFTER...`) given a port that another socket
+/// listens on: exit 1, and one error line naming the step (`binding`) and
+/// the OS reason. Bounded like every client run: a server that wrongly
+/// binds anyway would otherwise wait in accept() forever.
+pub fn assert_port_in_use_reported(bin: &Path, after: &[&str]) {
+    let holder = occupied_port();
+    let port = holder.local_addr().expect("held port").port().to_string();
+    let run = client(bin)
+        .args([&[port.as_str()], after].concat())
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("ERROR on binding"), "{stderr}");
+    assert!(stderr.contains("Address already in use"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one error line: {stderr}");
 }
 
 /// A TCP client (`bin HOST PORT`) with nothing listening: exit 1, and
