@@ -350,22 +350,7 @@ fn check_lesson(
         return vec![check];
     }
 
-    let mut command = Command::new(lessons::cargo());
-    command
-        .args([
-            "test",
-            "-p",
-            package,
-            "--test",
-            "e2e",
-            "--",
-            "--test-threads=2",
-        ])
-        .current_dir(lessons::workspace_root())
-        // A quiet cargo (`term.quiet` in a config, or CARGO_TERM_QUIET)
-        // would make libtest print dots instead of the lines we read.
-        .env("CARGO_TERM_QUIET", "false")
-        .envs(env.iter().map(|(k, v)| (k, v)));
+    let mut command = e2e_command(package, "--test-threads=2", env);
     let mut libtest = Libtest::default();
     let mut cargo_output = Tail::default();
     let mut tests_started = false;
@@ -518,23 +503,24 @@ fn check_lesson(
     checks
 }
 
+/// `cargo test -p PACKAGE --test e2e -- LIBTEST_ARG`, from the workspace
+/// root, with `env` (the binary overrides) set.
+fn e2e_command(package: &str, libtest_arg: &str, env: &[(String, OsString)]) -> Command {
+    let mut command = Command::new(lessons::cargo());
+    command
+        .args(["test", "-p", package, "--test", "e2e", "--", libtest_arg])
+        .current_dir(lessons::workspace_root())
+        // A quiet cargo (`term.quiet` in a config, or CARGO_TERM_QUIET)
+        // would make libtest print dots instead of the lines we read.
+        .env("CARGO_TERM_QUIET", "false")
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    command
+}
+
 /// The names of a lesson's end-to-end tests (`cargo test ... -- --list`),
 /// or cargo's last lines if it could not list them.
 fn list_tests(lesson: &Lesson, env: &[(String, OsString)]) -> Result<Vec<String>, String> {
-    let mut command = Command::new(lessons::cargo());
-    command
-        .args([
-            "test",
-            "-p",
-            &lesson.package,
-            "--test",
-            "e2e",
-            "--",
-            "--list",
-        ])
-        .current_dir(lessons::workspace_root())
-        .env("CARGO_TERM_QUIET", "false")
-        .envs(env.iter().map(|(k, v)| (k, v)));
+    let mut command = e2e_command(&lesson.package, "--list", env);
     let mut names = Vec::new();
     let mut cargo_output = Tail::default();
     let ended = spawn::supervise(

@@ -249,12 +249,7 @@ fn demo_02(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     })?;
     demo.show_table(&procs::children_of(pid));
 
-    demo.narrate(&format!(
-        "We stop the server with SIGTERM, as `kill {pid}` would."
-    ));
-    server.signal(Signal::SIGTERM);
-    demo.wait_for("the server to exit", |_| server.has_exited())?;
-    let status = describe(server.finish());
+    let status = demo.stop_server(&mut server)?;
     let me = procs::my_pid();
     demo.narrate(&format!(
         "The server is gone ({status}). Its zombies lost their parent, so the kernel re-parented them \
@@ -331,12 +326,7 @@ fn demo_03(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
         })?;
         demo.show_table(&procs::children_of(pid));
 
-        demo.narrate(&format!(
-            "We stop the server with SIGTERM, as `kill {pid}` would."
-        ));
-        server.signal(Signal::SIGTERM);
-        demo.wait_for("the server to exit", |_| server.has_exited())?;
-        let status = describe(server.finish());
+        let status = demo.stop_server(&mut server)?;
         demo.narrate(&format!(
             "The server is gone ({status}), and it left no zombies behind."
         ));
@@ -544,6 +534,18 @@ impl Demo {
 
     /// Starts server `name` on port 0 and waits for its readiness line
     /// (`listening on 0.0.0.0:PORT`); returns it and its port.
+    /// Stops `server` with SIGTERM, saying so, waits for it to exit, and
+    /// describes how it ended.
+    fn stop_server(&mut self, server: &mut Spawned) -> Result<String, String> {
+        let pid = server.pid();
+        self.narrate(&format!(
+            "We stop the server with SIGTERM, as `kill {pid}` would."
+        ));
+        server.signal(Signal::SIGTERM);
+        self.wait_for("the server to exit", |_| server.has_exited())?;
+        Ok(describe(server.finish()))
+    }
+
     fn start_server(&mut self, name: &str, extra: &[&str]) -> Result<(Spawned, u16), String> {
         let path = self.binary(name)?;
         let shown = [&[name, "0"], extra].concat().join(" ");

@@ -30,6 +30,13 @@ fn client_bin() -> PathBuf {
     binary("tcp-client", env!("CARGO_BIN_EXE_tcp-client"))
 }
 
+/// The client under test, bounded by `WAIT`, pointed at loopback `port`.
+fn client_to(port: u16) -> assert_cmd::Command {
+    let mut command = client(&client_bin());
+    command.args(["127.0.0.1", &port.to_string()]);
+    command
+}
+
 fn start_server() -> Server {
     Server::start(&server_bin(), &["0"], Endpoint::TcpListener)
 }
@@ -79,8 +86,7 @@ fn read_line(stream: &mut TcpStream) -> Vec<u8> {
 #[test]
 fn client_and_server_exchange_one_message() {
     let mut server = start_server();
-    client(&client_bin())
-        .args(["127.0.0.1", &server.port().to_string()])
+    client_to(server.port())
         .write_stdin("hello\n")
         .assert()
         .success()
@@ -135,8 +141,7 @@ fn client_sends_the_line_with_its_newline() {
         assert_eq!(line, b"exact bytes\n");
         stream.write_all(b"fake reply").expect("fake reply");
     });
-    client(&client_bin())
-        .args(["127.0.0.1", &port.to_string()])
+    client_to(port)
         .write_stdin("exact bytes\n")
         .assert()
         .success()
@@ -178,8 +183,7 @@ fn client_prompts_before_reading_input() {
 #[test]
 fn non_utf8_bytes_are_shown_lossily() {
     let server = start_server();
-    client(&client_bin())
-        .args(["127.0.0.1", &server.port().to_string()])
+    client_to(server.port())
         .write_stdin(&b"caf\xe9 \xff ok\n"[..])
         .assert()
         .success();
@@ -192,8 +196,7 @@ fn non_utf8_bytes_are_shown_lossily() {
         read_line(&mut stream);
         stream.write_all(b"r\xc3\x28eply").expect("fake reply");
     });
-    client(&client_bin())
-        .args(["127.0.0.1", &port.to_string()])
+    client_to(port)
         .write_stdin("x\n")
         .assert()
         .success()
@@ -207,8 +210,7 @@ fn non_utf8_bytes_are_shown_lossily() {
 fn a_line_longer_than_255_bytes_is_cut_not_fatal() {
     let mut server = start_server();
     let long = "a".repeat(1000);
-    client(&client_bin())
-        .args(["127.0.0.1", &server.port().to_string()])
+    client_to(server.port())
         .write_stdin(format!("{long}\n"))
         .assert()
         .success()
@@ -238,8 +240,7 @@ fn empty_input_sends_nothing_and_still_gets_the_reply() {
         assert!(received.is_empty(), "client sent {received:?}");
         stream.write_all(REPLY.as_bytes()).expect("reply");
     });
-    client(&client_bin())
-        .args(["127.0.0.1", &port.to_string()])
+    client_to(port)
         .write_stdin("")
         .assert()
         .success()
@@ -248,8 +249,7 @@ fn empty_input_sends_nothing_and_still_gets_the_reply() {
         .expect("the fake server saw a half-close and no bytes");
 
     let server = start_server();
-    client(&client_bin())
-        .args(["127.0.0.1", &server.port().to_string()])
+    client_to(server.port())
         .write_stdin("")
         .assert()
         .success()
@@ -265,8 +265,7 @@ fn client_reports_a_missing_reply() {
         read_line(&mut stream);
         let _ = stream.shutdown(Shutdown::Both);
     });
-    client(&client_bin())
-        .args(["127.0.0.1", &port.to_string()])
+    client_to(port)
         .write_stdin("anyone there?\n")
         .assert()
         .code(1)
