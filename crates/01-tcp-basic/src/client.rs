@@ -2,7 +2,9 @@
 //! one line typed by the user, print the server's reply.
 //!
 //! It lives in the library so that the clients of lessons 02 and 03, which
-//! talk to their servers exactly as this one does, reuse it unchanged.
+//! talk to their servers exactly as this one does, reuse it unchanged; and
+//! lesson 05's Unix-domain client reuses [`converse`], the part after
+//! connecting.
 //!
 //! The tutorial's client calls `gethostbyname()` and copies the first
 //! address it gets into a `sockaddr_in`. We ask the system resolver
@@ -39,7 +41,17 @@ pub fn run(usage: &'static str) {
     // ANCHOR_END: resolve
 
     let server = connect_to_any(&addresses);
+    converse(&server);
+}
 
+/// The conversation itself, once connected: prompt, read one line from
+/// stdin, send it, print the reply. It only needs a connected stream
+/// socket, so lesson 05's Unix-domain client has it too.
+pub fn converse(server: &Socket) {
+    // `Read` and `Write` are implemented for `&Socket` (the kernel keeps
+    // the socket's state), so a mutable copy of the reference is all that
+    // writing needs.
+    let mut server = server;
     // ANCHOR: message
     // The prompt has no newline, so it is written out at once; then one
     // line from stdin, its newline included (as fgets() keeps it).
@@ -59,7 +71,7 @@ pub fn run(usage: &'static str) {
         server
             .shutdown(std::net::Shutdown::Write)
             .or_die("ERROR writing to socket");
-    } else if let Err(e) = (&server).write_all(&message) {
+    } else if let Err(e) = server.write_all(&message) {
         // A server that has read its 255 bytes closes with the rest of a
         // long line unread; our write may then fail, yet its reply may
         // already be on its way. Only other failures are fatal.
@@ -72,7 +84,7 @@ pub fn run(usage: &'static str) {
     // ANCHOR: read
     // read(): the reply. TCP is a stream: 18 bytes may come in more than
     // one piece, so read until the server closes (or 255 bytes).
-    let reply = read_reply(&server);
+    let reply = read_reply(server);
     lesson::output::print_message("", &reply);
     // ANCHOR_END: read
 }
