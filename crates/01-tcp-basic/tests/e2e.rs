@@ -8,14 +8,13 @@
 //! table, every wait is bounded, and every process is killed on drop.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::net::Shutdown;
 use std::path::PathBuf;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lesson::testing::{
-    binary, client, exchange, rules, Endpoint, Interactive, Server, PROMPT, WAIT,
-};
+use lesson_testing::stream::{exchange, read_line, PROMPT};
+use lesson_testing::tcp::fake_server;
+use lesson_testing::{binary, client, rules, Interactive, Server, Transport, WAIT};
 use nix::sys::signal::Signal;
 use predicates::prelude::*;
 
@@ -38,47 +37,7 @@ fn client_to(port: u16) -> assert_cmd::Command {
 }
 
 fn start_server() -> Server {
-    Server::start(&server_bin(), &["0"], Endpoint::TcpListener)
-}
-
-/// A stand-in server on loopback, to see exactly what the client sends:
-/// it accepts one connection and hands it to `serve` on a thread. The
-/// thread ends with the connection; its accept is bounded by the client
-/// run, which is bounded by `WAIT`.
-fn fake_server(serve: impl FnOnce(TcpStream) + Send + 'static) -> (u16, thread::JoinHandle<()>) {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("fake server bind");
-    let port = listener.local_addr().expect("fake server address").port();
-    let handle = thread::spawn(move || {
-        listener
-            .set_nonblocking(true)
-            .expect("nonblocking listener");
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    stream.set_nonblocking(false).expect("blocking stream");
-                    stream.set_read_timeout(Some(WAIT)).ok();
-                    serve(stream);
-                    return;
-                }
-                Err(_) => thread::sleep(Duration::from_millis(5)),
-            }
-        }
-    });
-    (port, handle)
-}
-
-/// Reads from `stream` until a newline or end of stream.
-fn read_line(stream: &mut TcpStream) -> Vec<u8> {
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while let Ok(1) = stream.read(&mut byte) {
-        line.push(byte[0]);
-        if byte[0] == b'\n' {
-            break;
-        }
-    }
-    line
+    Server::start(&server_bin(), &["0"], Transport::Tcp)
 }
 
 /// The tutorial's session: the client sends `hello`, the server prints it
@@ -278,7 +237,7 @@ fn client_reports_a_missing_reply() {
 #[test]
 fn a_vanishing_client_does_not_crash_the_server() {
     let mut server = start_server();
-    let peer = socket2::Socket::from(server.connect());
+    let peer = socket2::Socket::from(server.connect().into_tcp());
     peer.set_linger(Some(Duration::ZERO)).expect("SO_LINGER 0");
     drop(peer); // close with linger 0: a reset
     let status = server.wait_for_exit(WAIT).expect("the server ends");
@@ -362,5 +321,5 @@ fn signals_stop_a_server_waiting_in_accept() {
 /// the default action back, so SIGINT still stops it within 1 s.
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
-    rules::assert_sigint_restored(&server_bin(), &["0"], Endpoint::TcpListener);
+    rules::assert_sigint_restored(&server_bin(), &["0"], Transport::Tcp);
 }

@@ -9,15 +9,16 @@
 //! process group, its children and zombies included. Connection counts
 //! stay in the hundreds: each zombie holds a process ID until its server
 //! is killed. The scenarios shared with lesson 03 live in
-//! `lesson::testing::forking`, the rules every binary follows in
-//! `lesson::testing::rules`.
+//! `lesson_testing::forking`, the rules every binary follows in
+//! `lesson_testing::rules`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lesson::testing::forking::{self, burst_answered, numbered, printed};
-use lesson::testing::{binary, exchange, rules, wait_until, Endpoint, Server, REPLY, WAIT};
+use lesson_testing::forking::{self, burst_answered, numbered, printed};
+use lesson_testing::stream::{exchange, REPLY};
+use lesson_testing::{binary, rules, wait_until, Server, Transport, WAIT};
 use nix::sys::signal::Signal;
 
 fn server_bin() -> PathBuf {
@@ -29,7 +30,7 @@ fn client_bin() -> PathBuf {
 }
 
 fn start_server() -> Server {
-    Server::start(&server_bin(), &["0"], Endpoint::TcpListener)
+    Server::start(&server_bin(), &["0"], Transport::Tcp)
 }
 
 /// Waits until the server has exactly `count` children, all zombies.
@@ -127,12 +128,7 @@ fn finished_children_stay_zombies() {
 /// default, so its finished children still show as zombies.
 #[test]
 fn inherited_ignored_sigchld_does_not_hide_the_zombies() {
-    let server = rules::start_with_ignored(
-        &server_bin(),
-        &["0"],
-        Signal::SIGCHLD,
-        Endpoint::TcpListener,
-    );
+    let server = rules::start_with_ignored(&server_bin(), &["0"], Signal::SIGCHLD, Transport::Tcp);
     burst_answered(&server, &numbered("hidden?", 3));
     assert_zombies(&server, 3);
 }
@@ -152,7 +148,7 @@ fn signals_stop_the_server_within_a_second() {
 /// the default action back, so SIGINT still stops it within 1 s.
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
-    rules::assert_sigint_restored(&server_bin(), &["0"], Endpoint::TcpListener);
+    rules::assert_sigint_restored(&server_bin(), &["0"], Transport::Tcp);
 }
 
 /// Ports are decimal integers 0..=65535; anything else, or none, is a
@@ -162,7 +158,7 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
 fn bad_or_missing_ports_are_usage_errors() {
     rules::assert_bad_ports_rejected(&server_bin(), &[], &[]);
     rules::assert_bad_ports_rejected(&client_bin(), &["localhost"], &[]);
-    lesson::testing::client(&server_bin())
+    lesson_testing::client(&server_bin())
         .args(["0", "1"])
         .assert()
         .code(2);

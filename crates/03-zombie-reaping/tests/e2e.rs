@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use lesson::testing::forking::{self, burst, burst_answered, numbered, printed};
-use lesson::testing::{binary, client, exchange, rules, wait_until, Endpoint, Server, REPLY, WAIT};
+use lesson_testing::forking::{self, burst, burst_answered, numbered, printed};
+use lesson_testing::stream::{exchange, REPLY};
+use lesson_testing::{binary, client, rules, wait_until, Server, Transport, WAIT};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -43,7 +44,7 @@ fn client_bin() -> PathBuf {
 }
 
 fn start_server(args: &[&str]) -> Server {
-    Server::start(&server_bin(), args, Endpoint::TcpListener)
+    Server::start(&server_bin(), args, Transport::Tcp)
 }
 
 /// Asserts that, within the contract's 1 s, the server has no child left:
@@ -255,7 +256,7 @@ fn signals_stop_the_server_within_a_second() {
 /// the default action back, so SIGINT still stops it within 1 s.
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
-    rules::assert_sigint_restored(&server_bin(), DEFAULT, Endpoint::TcpListener);
+    rules::assert_sigint_restored(&server_bin(), DEFAULT, Transport::Tcp);
 }
 
 /// `--reap` takes `handler` or `ignore`; anything else, or no value, is a

@@ -10,18 +10,17 @@
 //!   failed and the OS reason, then exit 1 (Stevens' wrapper style);
 //! - [`output`] writes every stdout line whole, with one `write(2)`, so the
 //!   lines of concurrent children never mix;
-//! - [`procfs`] reads processes from `/proc`, as `ps` does (zombies!);
 //! - [`signals`] undoes signal dispositions a shell may have left us;
-//! - [`announce_listening`] prints the readiness line the checks wait for;
-//! - `testing` (feature `testing`) is the end-to-end test harness.
+//! - [`announce_listening`] prints the readiness line the checks wait for.
+//!
+//! Only what the lessons' binaries use lives here, in the spirit of the
+//! `lib/` directory of Stevens' UNIX Network Programming. The end-to-end
+//! test harness is a crate of its own, `lesson-testing`.
 
 pub mod args;
 pub mod output;
-pub mod procfs;
 pub mod report;
 pub mod signals;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 pub use report::OrDie;
 

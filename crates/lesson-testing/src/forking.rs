@@ -6,12 +6,13 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{client, connected_tcp_sockets, exchange, wait_until, Server, PROMPT, REPLY, WAIT};
+use crate::procfs::connected_tcp_sockets;
+use crate::stream::{exchange, Stream, PROMPT, REPLY};
+use crate::{client, wait_until, Server, WAIT};
 
 /// `count` short distinct messages, each ending in a newline.
 pub fn numbered(prefix: &str, count: usize) -> Vec<String> {
@@ -48,11 +49,11 @@ pub fn run_client(client_bin: &Path, server: &Server, message: &str) {
 /// the connection as it exits). When this returns, every client is done.
 /// Returns the replies in order.
 pub fn burst(server: &Server, messages: &[String]) -> Vec<Vec<u8>> {
-    let mut peers: Vec<TcpStream> = messages.iter().map(|_| server.connect()).collect();
+    let mut peers: Vec<Stream> = messages.iter().map(|_| server.connect()).collect();
     for (peer, message) in peers.iter_mut().zip(messages) {
         peer.write_all(message.as_bytes())
             .expect("sending a message");
-        let _ = peer.shutdown(Shutdown::Write);
+        peer.shutdown_write();
     }
     // One deadline for all the reads, so that a server that never closes
     // costs the test WAIT once, not WAIT per connection.
@@ -61,8 +62,7 @@ pub fn burst(server: &Server, messages: &[String]) -> Vec<Vec<u8>> {
         .into_iter()
         .map(|mut peer| {
             let left = deadline.saturating_duration_since(Instant::now());
-            peer.set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .ok();
+            peer.set_read_timeout(Some(left.max(Duration::from_millis(1))));
             let mut reply = Vec::new();
             // A reset after the reply is fine; what arrived before it stays.
             let _ = peer.read_to_end(&mut reply);

@@ -1,7 +1,8 @@
 //! Checks of the rules every binary of the contract follows, whatever its
-//! lesson: port validation, `--help`, the readiness line, stopping on
-//! SIGINT and SIGTERM. Each lesson's `tests/e2e.rs` calls them from tests
-//! of its own, so a grader sees one verdict per rule and lesson.
+//! lesson and transport: port validation, `--help`, the readiness line, a
+//! busy address, nothing listening, stopping on SIGINT and SIGTERM. Each
+//! lesson's `tests/e2e.rs` calls them from tests of its own, so a grader
+//! sees one verdict per rule and lesson.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use nix::sys::signal::{SigHandler, Signal};
 use predicates::prelude::*;
 
-use super::{client, expects_readiness_line, occupied_port, refused_port, Endpoint, Server};
+use crate::{client, expects_readiness_line, tcp, udp, Server, Transport};
 
 /// Ports the contract rejects: not decimal, out of range, signed, empty.
 pub const BAD_PORTS: &[&str] = &[
@@ -66,12 +67,7 @@ pub fn assert_help(bin: &Path, valid_args: &[&str]) {
 /// is known to print none (`LESSON_NO_READINESS_LINE=1`), a line it does
 /// print must still be right.
 pub fn assert_readiness_line(server: &Server) {
-    let expected = match server.endpoint() {
-        Endpoint::Unix(path) => format!("listening on {}", path.display()),
-        Endpoint::TcpListener | Endpoint::Udp => {
-            format!("listening on 0.0.0.0:{}", server.port())
-        }
-    };
+    let expected = format!("listening on {}", server.address().shown());
     if expects_readiness_line() {
         let line = server.wait_for_stderr_line("listening on ");
         assert_eq!(
@@ -106,7 +102,12 @@ pub fn assert_stops_on(server: &mut Server, signal: Signal) {
 /// Starts `bin args...` with `signal` ignored, as a shell leaves SIGINT
 /// for a background job, or a parent that ignores SIGCHLD leaves that: an
 /// ignored disposition survives `exec`.
-pub fn start_with_ignored(bin: &Path, args: &[&str], signal: Signal, endpoint: Endpoint) -> Server {
+pub fn start_with_ignored(
+    bin: &Path,
+    args: &[&str],
+    signal: Signal,
+    transport: Transport,
+) -> Server {
     let mut command = Command::new(bin);
     command.args(args);
     // SAFETY: the closure runs in the forked child just before exec, where
@@ -119,13 +120,13 @@ pub fn start_with_ignored(bin: &Path, args: &[&str], signal: Signal, endpoint: E
                 .map_err(std::io::Error::from)
         });
     }
-    Server::start_command(command, endpoint)
+    Server::start_command(command, transport)
 }
 
 /// A server started with SIGINT ignored has put the default action back:
 /// SIGINT still stops it within 1 s.
-pub fn assert_sigint_restored(bin: &Path, args: &[&str], endpoint: Endpoint) {
-    let mut server = start_with_ignored(bin, args, Signal::SIGINT, endpoint);
+pub fn assert_sigint_restored(bin: &Path, args: &[&str], transport: Transport) {
+    let mut server = start_with_ignored(bin, args, Signal::SIGINT, transport);
     server.signal(Signal::SIGINT);
     assert!(
         server.wait_for_exit(STOP_LIMIT).is_some(),
@@ -138,8 +139,21 @@ pub fn assert_sigint_restored(bin: &Path, args: &[&str], endpoint: Endpoint) {
 /// the OS reason. Bounded like every client run: a server that wrongly
 /// binds anyway would otherwise wait in accept() forever.
 pub fn assert_port_in_use_reported(bin: &Path, after: &[&str]) {
-    let holder = occupied_port();
-    let port = holder.local_addr().expect("held port").port().to_string();
+    let holder = tcp::occupied_port();
+    let port = holder.local_addr().expect("held port").port();
+    assert_bind_fails_on(bin, port, after);
+}
+
+/// As [`assert_port_in_use_reported`], for a UDP server and a UDP port
+/// another socket has bound.
+pub fn assert_udp_port_in_use_reported(bin: &Path, after: &[&str]) {
+    let holder = udp::occupied_port();
+    let port = holder.local_addr().expect("held port").port();
+    assert_bind_fails_on(bin, port, after);
+}
+
+fn assert_bind_fails_on(bin: &Path, port: u16, after: &[&str]) {
+    let port = port.to_string();
     let run = client(bin)
         .args([&[port.as_str()], after].concat())
         .assert()
@@ -154,7 +168,7 @@ pub fn assert_port_in_use_reported(bin: &Path, after: &[&str]) {
 /// stderr has `ERROR connecting` and the OS reason.
 pub fn assert_connection_refused(bin: &Path) {
     client(bin)
-        .args(["127.0.0.1", &refused_port().to_string()])
+        .args(["127.0.0.1", &tcp::refused_port().to_string()])
         .write_stdin("hello\n")
         .assert()
         .code(1)

@@ -1,0 +1,223 @@
+//! What the kernel shows in `/proc`, read in one place for the tests and
+//! xtask, through the `procfs` crate.
+//!
+//! Lessons 02 and 03 are about processes more than sockets: children that
+//! finish and, unless their parent collects them, stay behind as zombies
+//! (state `Z`). The checks also look at what a server cannot lie about:
+//! its open descriptors, its signal masks, and its sockets in the kernel's
+//! tables (`/proc/net/tcp`, `udp`, `unix`), which tell that a server is
+//! ready without a probe connection that would disturb it.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use procfs::net::{TcpState, UdpState};
+use procfs::process::FDTarget;
+
+/// One process, as `ps -o pid,ppid,pgid,stat,comm` would show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub pid: i32,
+    pub parent: i32,
+    /// Its process group (a supervised program's group is its own PID).
+    pub group: i32,
+    /// The state letter of `/proc/PID/stat`: R running, S sleeping,
+    /// Z zombie (exited, its status not yet collected by its parent), ...
+    pub state: char,
+    /// The command name (at most 15 bytes, as the kernel keeps it).
+    pub command: String,
+}
+
+impl Process {
+    /// Whether it has exited and waits for its parent to collect its status.
+    pub fn is_zombie(&self) -> bool {
+        self.state == 'Z'
+    }
+}
+
+/// Process `pid` from `/proc/PID/stat`, or `None` if there is none.
+pub fn process(pid: i32) -> Option<Process> {
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    Some(Process {
+        pid,
+        parent: stat.ppid,
+        group: stat.pgrp,
+        state: stat.state,
+        command: stat.comm,
+    })
+}
+
+/// Every process whose parent is `parent`, by ascending PID.
+pub fn children_of(parent: i32) -> Vec<Process> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    let mut children: Vec<Process> = all
+        .filter_map(|p| process(p.ok()?.pid))
+        .filter(|p| p.parent == parent)
+        .collect();
+    children.sort_by_key(|p| p.pid);
+    children
+}
+
+/// How many descriptors `pid` has open (the entries of `/proc/PID/fd`).
+pub fn open_descriptors(pid: i32) -> usize {
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.fd_count())
+        .unwrap_or(0)
+}
+
+/// A process's signal masks, from `/proc/PID/status`: bit `n - 1` stands
+/// for signal `n` (SIGINT, 2, is bit 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalMasks {
+    /// `SigBlk`: blocked, so they stay pending instead of being delivered.
+    pub blocked: u64,
+    /// `SigIgn`: their disposition is SIG_IGN.
+    pub ignored: u64,
+    /// `SigCgt`: a handler is installed for them.
+    pub caught: u64,
+}
+
+impl SignalMasks {
+    /// Whether `mask` (one of the fields) has `signal`'s bit.
+    pub fn has(mask: u64, signal: nix::sys::signal::Signal) -> bool {
+        mask & (1u64 << (signal as i32 - 1)) != 0
+    }
+}
+
+/// The signal masks of `pid`.
+pub fn signal_masks(pid: i32) -> Option<SignalMasks> {
+    let status = procfs::process::Process::new(pid).ok()?.status().ok()?;
+    Some(SignalMasks {
+        blocked: status.sigblk,
+        ignored: status.sigign,
+        caught: status.sigcgt,
+    })
+}
+
+/// The inode numbers of the sockets `pid` has open (`socket:[1234]` in
+/// `/proc/PID/fd`): how its entries in the kernel's tables are found.
+pub fn socket_inodes(pid: i32) -> HashSet<u64> {
+    let Ok(fds) = procfs::process::Process::new(pid).and_then(|p| p.fd()) else {
+        return HashSet::new();
+    };
+    fds.filter_map(|fd| match fd.ok()?.target {
+        FDTarget::Socket(inode) => Some(inode),
+        _ => None,
+    })
+    .collect()
+}
+
+/// The port of a TCP socket among `inodes` in LISTEN state.
+pub fn tcp_listening_port(inodes: &HashSet<u64>) -> Option<u16> {
+    let tables = [procfs::net::tcp(), procfs::net::tcp6()];
+    tables
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|e| e.state == TcpState::Listen && inodes.contains(&e.inode))
+        .map(|e| e.local_address.port())
+}
+
+/// The port of a bound UDP socket among `inodes` (a bound, unconnected UDP
+/// socket shows in state 07, "close").
+pub fn udp_bound_port(inodes: &HashSet<u64>) -> Option<u16> {
+    let tables = [procfs::net::udp(), procfs::net::udp6()];
+    tables
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|e| e.state == UdpState::Close && inodes.contains(&e.inode))
+        .map(|e| e.local_address.port())
+}
+
+/// Whether one of `inodes` is a Unix-domain socket bound to `path`.
+pub fn unix_bound(path: &Path, inodes: &HashSet<u64>) -> bool {
+    procfs::net::unix().is_ok_and(|table| {
+        table
+            .iter()
+            .any(|e| inodes.contains(&e.inode) && e.path.as_deref() == Some(path))
+    })
+}
+
+/// How many TCP sockets `pid` holds open that are not listening: for a
+/// forking server's parent, connections it has not closed (yet). Needs no
+/// cooperation from the server.
+pub fn connected_tcp_sockets(pid: i32) -> usize {
+    let inodes = socket_inodes(pid);
+    if inodes.is_empty() {
+        return 0;
+    }
+    let tables = [procfs::net::tcp(), procfs::net::tcp6()];
+    tables
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.state != TcpState::Listen && inodes.contains(&e.inode))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_reads_back_as_running_with_its_parent() {
+        let me = process(std::process::id() as i32).expect("/proc/self");
+        assert_eq!(me.pid, std::process::id() as i32);
+        assert!(me.parent > 0);
+        assert!(!me.is_zombie());
+        assert!(open_descriptors(me.pid) >= 3, "stdin, stdout, stderr");
+    }
+
+    #[test]
+    fn a_finished_child_is_a_zombie_until_waited_for() {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let me = std::process::id() as i32;
+        let pid = child.id() as i32;
+        assert!(
+            crate::wait_until(crate::WAIT, || process(pid).is_some_and(|p| p.is_zombie())),
+            "never a zombie"
+        );
+        assert!(children_of(me)
+            .iter()
+            .any(|p| p.pid == pid && p.is_zombie()));
+        child.wait().expect("reaping it");
+        assert!(process(pid).is_none());
+    }
+
+    #[test]
+    fn a_listener_is_found_in_the_kernels_table() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        // A socket's inode, as /proc/PID/fd names it, is what fstat says.
+        let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: fstat writes a `struct stat` into the buffer we pass and
+        // reads nothing else; the descriptor is open for as long as
+        // `listener` lives.
+        let done = unsafe {
+            libc::fstat(
+                std::os::fd::AsRawFd::as_raw_fd(&listener),
+                stat.as_mut_ptr(),
+            )
+        };
+        assert_eq!(done, 0, "fstat");
+        // SAFETY: fstat succeeded, so it filled the whole struct.
+        let inode = unsafe { stat.assume_init() }.st_ino;
+        assert!(socket_inodes(std::process::id() as i32).contains(&inode));
+        assert_eq!(tcp_listening_port(&HashSet::from([inode])), Some(port));
+    }
+
+    #[test]
+    fn signal_masks_read_back() {
+        let masks = signal_masks(std::process::id() as i32).expect("status");
+        // Rust's runtime ignores SIGPIPE before main.
+        assert!(SignalMasks::has(
+            masks.ignored,
+            nix::sys::signal::Signal::SIGPIPE
+        ));
+    }
+}

@@ -1,0 +1,272 @@
+//! A server under test, whatever its transport, and a client the test
+//! talks to while it runs.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::procfs::{self, Process};
+use crate::stream::Stream;
+use crate::supervisor::Supervised;
+use crate::{wait_until, WAIT};
+
+/// How a server's socket shows up in the kernel's tables once it is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// A TCP socket in LISTEN state.
+    Tcp,
+    /// A bound UDP socket.
+    Udp,
+    /// A Unix-domain socket bound to this path.
+    Unix(PathBuf),
+}
+
+/// Where a ready server is, as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    Tcp(u16),
+    Udp(u16),
+    Unix(PathBuf),
+}
+
+impl Address {
+    /// How the contract's readiness line names it: `0.0.0.0:PORT` or PATH.
+    pub fn shown(&self) -> String {
+        match self {
+            Address::Tcp(port) | Address::Udp(port) => format!("0.0.0.0:{port}"),
+            Address::Unix(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// Where `pid` is bound for `transport`, read from the kernel's tables, or
+/// `None` while it is not (yet).
+pub fn bound_address(pid: i32, transport: &Transport) -> Option<Address> {
+    let inodes = procfs::socket_inodes(pid);
+    if inodes.is_empty() {
+        return None;
+    }
+    match transport {
+        Transport::Tcp => procfs::tcp_listening_port(&inodes).map(Address::Tcp),
+        Transport::Udp => procfs::udp_bound_port(&inodes).map(Address::Udp),
+        Transport::Unix(path) => {
+            procfs::unix_bound(path, &inodes).then(|| Address::Unix(path.clone()))
+        }
+    }
+}
+
+/// A server under test. Dropping it kills its whole process group.
+pub struct Server {
+    run: Supervised,
+    address: Address,
+}
+
+impl Server {
+    /// Starts `bin args...` and waits until its socket is ready, failing
+    /// the test (with the server's stderr) if it exits or takes too long.
+    pub fn start<S: AsRef<OsStr>>(bin: &Path, args: &[S], transport: Transport) -> Server {
+        let mut command = Command::new(bin);
+        command.args(args);
+        Server::start_command(command, transport)
+    }
+
+    /// As [`Server::start`], for a command the test has prepared (say, with
+    /// a signal disposition to inherit).
+    pub fn start_command(mut command: Command, transport: Transport) -> Server {
+        let bin = PathBuf::from(command.get_program());
+        command.stdin(Stdio::null());
+        let run = Supervised::start(&mut command)
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let deadline = Instant::now() + WAIT;
+        // `run` is a guard: a panic below still kills the server.
+        loop {
+            if run.has_exited() {
+                panic!(
+                    "{} exited before it was ready; stderr: {:?}",
+                    bin.display(),
+                    String::from_utf8_lossy(&run.stderr().bytes())
+                );
+            }
+            if let Some(address) = bound_address(run.pid(), &transport) {
+                return Server { run, address };
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{} was not ready within {WAIT:?}; stderr: {:?}",
+                    bin.display(),
+                    String::from_utf8_lossy(&run.stderr().bytes())
+                );
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Where the server is bound, as the kernel reports it.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The server's process ID.
+    pub fn pid(&self) -> i32 {
+        self.run.pid()
+    }
+
+    /// The TCP or UDP port the server is bound to.
+    pub fn port(&self) -> u16 {
+        match &self.address {
+            Address::Tcp(port) | Address::Udp(port) => *port,
+            Address::Unix(path) => panic!("a Unix-domain server has no port (it is at {path:?})"),
+        }
+    }
+
+    /// The path a Unix-domain server is bound to.
+    pub fn path(&self) -> &Path {
+        match &self.address {
+            Address::Unix(path) => path,
+            other => panic!("not a Unix-domain server: {other:?}"),
+        }
+    }
+
+    /// `127.0.0.1:PORT`, where a client on this machine reaches the server.
+    pub fn loopback(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port()))
+    }
+
+    /// A raw stream connection to the server (TCP or Unix domain), with
+    /// [`WAIT`] as its read and write timeout: the other side of the wire,
+    /// seen byte for byte.
+    pub fn connect(&self) -> Stream {
+        match &self.address {
+            Address::Tcp(port) => crate::tcp::connect(*port),
+            Address::Unix(path) => crate::unix::connect(path),
+            Address::Udp(_) => panic!("a datagram server takes no connections"),
+        }
+    }
+
+    /// Everything the server wrote on stdout so far.
+    pub fn stdout_bytes(&self) -> Vec<u8> {
+        self.run.stdout().bytes()
+    }
+
+    /// The complete stdout lines so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.run.stdout().lines()
+    }
+
+    /// Waits until stdout holds at least `count` complete lines.
+    pub fn wait_for_stdout_lines(&self, count: usize) -> Vec<String> {
+        let done = wait_until(WAIT, || self.stdout_lines().len() >= count);
+        let lines = self.stdout_lines();
+        assert!(
+            done,
+            "expected {count} stdout lines, got {}: {lines:?}; stderr: {:?}",
+            lines.len(),
+            self.stderr_text()
+        );
+        lines
+    }
+
+    /// Everything the server wrote on stderr so far, shown lossily.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.run.stderr().bytes()).into_owned()
+    }
+
+    /// The complete stderr lines so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.run.stderr().lines()
+    }
+
+    /// Waits for a complete stderr line that starts with `prefix`.
+    pub fn wait_for_stderr_line(&self, prefix: &str) -> Option<String> {
+        let find = || {
+            self.stderr_lines()
+                .into_iter()
+                .find(|l| l.starts_with(prefix))
+        };
+        wait_until(WAIT, || find().is_some());
+        find()
+    }
+
+    /// Waits up to `limit` for the server to exit; `None` if it did not.
+    /// What it wrote before exiting is then all in its captured output.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        self.run.wait_for_exit(limit)
+    }
+
+    /// Sends `signal` to the server process (not to its children).
+    pub fn signal(&self, signal: Signal) {
+        self.run.signal(signal);
+    }
+
+    /// The server's child processes and their states, from `/proc`.
+    pub fn children(&self) -> Vec<Process> {
+        procfs::children_of(self.pid())
+    }
+
+    /// How many descriptors the server process has open (`/proc/PID/fd`).
+    pub fn open_descriptors(&self) -> usize {
+        procfs::open_descriptors(self.pid())
+    }
+}
+
+/// A client process the test talks to while it runs: its stdin stays open
+/// until the test closes it, and its stdout is gathered as it comes, so a
+/// test can see the prompt before it types. Dropping it kills it.
+pub struct Interactive {
+    run: Supervised,
+    /// Its stdin's write end, until the test closes it.
+    stdin: Option<ChildStdin>,
+}
+
+impl Interactive {
+    /// Starts `bin args...` with piped stdin, stdout and stderr.
+    pub fn start<S: AsRef<OsStr>>(bin: &Path, args: &[S]) -> Interactive {
+        let mut command = Command::new(bin);
+        command.args(args).stdin(Stdio::piped());
+        let mut run = Supervised::start(&mut command)
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let stdin = run.take_stdin();
+        Interactive { run, stdin }
+    }
+
+    /// Waits until stdout has shown exactly `expected` bytes so far (or
+    /// more, starting with them); false after [`WAIT`].
+    pub fn wait_for_stdout(&self, expected: &[u8]) -> bool {
+        wait_until(WAIT, || self.stdout_bytes().starts_with(expected))
+    }
+
+    /// Everything written on stdout so far.
+    pub fn stdout_bytes(&self) -> Vec<u8> {
+        self.run.stdout().bytes()
+    }
+
+    /// Everything written on stderr so far, shown lossily.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.run.stderr().bytes()).into_owned()
+    }
+
+    /// Types `bytes` on its stdin, keeping stdin open.
+    pub fn type_bytes(&mut self, bytes: &[u8]) {
+        if let Some(stdin) = &mut self.stdin {
+            let _ = stdin.write_all(bytes);
+            let _ = stdin.flush();
+        }
+    }
+
+    /// Types `bytes` on its stdin, then closes stdin (end of input).
+    pub fn type_and_close(&mut self, bytes: &[u8]) {
+        self.type_bytes(bytes);
+        self.stdin = None;
+    }
+
+    /// Waits up to [`WAIT`] for it to exit; `None` if it did not.
+    pub fn wait_for_exit(&mut self) -> Option<ExitStatus> {
+        self.run.wait_for_exit(WAIT)
+    }
+}
