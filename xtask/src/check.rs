@@ -9,13 +9,14 @@
 //! `cargo test` does not promise: a time limit per lesson, and no process
 //! left behind, whatever the program under test does (see [`crate::procs`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use crate::lessons::{self, Lesson};
+use crate::libtest::{Libtest, Verdict};
 use crate::spawn::{self, Ended, Stream};
 use crate::term::{self, Color, Style};
 use crate::{procs, usage_error};
@@ -59,7 +60,7 @@ const LIST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the command line asked for.
 struct Options {
-    lessons: Vec<Lesson>,
+    lessons: Vec<&'static Lesson>,
     /// `--impl DIR`, made absolute (the tests run in their crate's dir).
     implementation: Option<PathBuf>,
     no_readiness_line: bool,
@@ -70,15 +71,6 @@ struct Options {
 enum Stop {
     Help,
     Usage(String),
-}
-
-/// A check's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    Pass,
-    Fail,
-    /// `#[ignore]`d: neither passed nor failed.
-    Skip,
 }
 
 /// One verdict line, and what to show about it below the verdicts.
@@ -96,6 +88,22 @@ struct Check {
 }
 
 impl Check {
+    fn new(lesson: &Lesson, name: &str, verdict: Verdict) -> Check {
+        Check {
+            lesson: lesson.id(),
+            name: name.to_string(),
+            verdict,
+            note: None,
+            detail: None,
+        }
+    }
+
+    /// Prints it, and returns it.
+    fn printed(self, style: &Style) -> Check {
+        self.print(style);
+        self
+    }
+
     fn failed(lesson: &Lesson, name: &str, note: Option<String>, detail: Option<String>) -> Check {
         Check {
             lesson: lesson.id(),
@@ -240,20 +248,14 @@ fn parse(args: &[String]) -> Result<Options, Stop> {
         }
     }
 
-    let available = lessons::discover();
-    let mut chosen: Vec<Lesson> = Vec::new();
+    let mut chosen: Vec<&'static Lesson> = Vec::new();
     if names.is_empty() {
-        chosen = available.clone();
-        if chosen.is_empty() {
-            return Err(Stop::Usage(
-                "no lesson crates found under crates/".to_string(),
-            ));
-        }
+        chosen = lessons::LESSONS.iter().collect();
     }
     for name in &names {
-        let lesson = lessons::resolve(name, &available).map_err(Stop::Usage)?;
-        if !chosen.contains(lesson) {
-            chosen.push(lesson.clone());
+        let lesson = lessons::resolve(name).map_err(Stop::Usage)?;
+        if !chosen.iter().any(|l| l.number == lesson.number) {
+            chosen.push(lesson);
         }
     }
 
@@ -294,7 +296,7 @@ fn overrides(options: &Options) -> Vec<(String, OsString)> {
                         lesson.id()
                     );
                 }
-                let variable = format!("LESSON_BIN_{}", name.to_uppercase().replace('-', "_"));
+                let variable = lesson_testing::override_variable(name);
                 println!("    {variable}={}", path.display());
                 vars.push((variable, path.into_os_string()));
             }
@@ -328,29 +330,63 @@ fn build_workspace(style: &Style) -> bool {
 }
 
 /// Runs one lesson's end-to-end tests, printing each verdict as it
-/// arrives; returns them all.
+/// arrives; returns them all, including a failed verdict for every check
+/// that never reported (the run timed out, crashed, or did not build).
 fn check_lesson(
     lesson: &Lesson,
     env: &[(String, OsString)],
     timeout: Duration,
     style: &Style,
 ) -> Vec<Check> {
-    let id = lesson.id();
-    let package = &lesson.package;
-    let header = format!("==> {id}: cargo test -p {package} --test e2e -- --test-threads=2");
+    let header = format!(
+        "==> {} ({}): cargo test -p {} --test e2e -- --test-threads=2",
+        lesson.id(),
+        lesson.transport.name(),
+        lesson.package
+    );
     println!("{}", style.paint(Color::Bold, &header));
     if !lesson.e2e_tests().is_file() {
-        let check = Check::failed(
-            lesson,
-            "(no end-to-end tests)",
-            None,
-            Some(format!("{} does not exist.", lesson.e2e_tests().display())),
-        );
-        check.print(style);
-        return vec![check];
+        let detail = format!("{} does not exist.", lesson.e2e_tests().display());
+        return vec![
+            Check::failed(lesson, "(no end-to-end tests)", None, Some(detail)).printed(style),
+        ];
     }
+    let run = match run_tests(lesson, env, timeout, style) {
+        Ok(run) => run,
+        Err(e) => {
+            let check = Check::failed(lesson, "(cannot run cargo test)", None, Some(e.to_string()));
+            return vec![check.printed(style)];
+        }
+    };
+    let mut checks = run.reported_checks(lesson);
+    let extra = unfinished_checks(lesson, env, &run, &checks, timeout);
+    for check in &extra {
+        check.print(style);
+    }
+    checks.extend(extra);
+    checks
+}
 
-    let mut command = e2e_command(package, "--test-threads=2", env);
+/// What one lesson's `cargo test` run produced.
+struct TestRun {
+    libtest: Libtest,
+    /// cargo's (and a crashed test binary's) last stderr lines.
+    cargo_output: Tail,
+    ended: Ended,
+    /// Whether cargo got as far as starting the test binary.
+    tests_started: bool,
+}
+
+/// Step 1: run the lesson's tests under supervision, printing each
+/// verdict as libtest announces it. The time limit starts when the tests
+/// do; before that, cargo gets [`BUILD_ALLOWANCE`].
+fn run_tests(
+    lesson: &Lesson,
+    env: &[(String, OsString)],
+    timeout: Duration,
+    style: &Style,
+) -> std::io::Result<TestRun> {
+    let mut command = e2e_command(lesson.package, "--test-threads=2", env);
     let mut libtest = Libtest::default();
     let mut cargo_output = Tail::default();
     let mut tests_started = false;
@@ -358,149 +394,145 @@ fn check_lesson(
     let ended = spawn::supervise(
         &mut command,
         started + BUILD_ALLOWANCE,
-        |stream, line, deadline| {
-            match stream {
-                Stream::Stdout => {
-                    if let Some((name, verdict)) = libtest.line(line) {
-                        Check {
-                            lesson: id.clone(),
-                            name,
-                            verdict,
-                            note: None,
-                            detail: None,
-                        }
-                        .print(style);
-                    }
+        |stream, line, deadline| match stream {
+            Stream::Stdout => {
+                if let Some((name, verdict)) = libtest.line(line) {
+                    Check::new(lesson, &name, verdict).print(style);
                 }
-                Stream::Stderr => {
-                    // The tests' own time limit starts when they do.
-                    if !tests_started && line.trim_start().starts_with("Running ") {
-                        tests_started = true;
-                        *deadline = Instant::now() + timeout;
-                    }
-                    cargo_output.push(line);
+            }
+            Stream::Stderr => {
+                if !tests_started && line.trim_start().starts_with("Running ") {
+                    tests_started = true;
+                    *deadline = Instant::now() + timeout;
                 }
+                cargo_output.push(line);
             }
         },
-    );
-    let ended = match ended {
-        Ok(ended) => ended,
-        Err(e) => {
-            let check = Check::failed(lesson, "(cannot run cargo test)", None, Some(e.to_string()));
-            check.print(style);
-            return vec![check];
-        }
-    };
+    )?;
     println!("    ({:.1} s)", started.elapsed().as_secs_f64());
+    Ok(TestRun {
+        libtest,
+        cargo_output,
+        ended,
+        tests_started,
+    })
+}
 
-    let mut checks: Vec<Check> = libtest
-        .results
-        .iter()
-        .map(|(name, verdict)| Check {
-            lesson: id.clone(),
-            name: name.clone(),
-            verdict: *verdict,
-            note: None,
-            detail: libtest.details.get(name).cloned(),
-        })
-        .collect();
-    let reported: HashSet<String> = libtest
-        .results
-        .iter()
-        .map(|(name, _)| name.clone())
-        .collect();
-    // Why some checks may never have reported: the verdict line's note,
-    // and the start of the explanation shown with the failures.
-    let why_unfinished = match ended {
-        Ended::Exited(status) if status.success() => None,
-        // Failed tests make the run fail; if they account for it, good.
-        Ended::Exited(status) => Some((
-            "the test run ended first".to_string(),
-            format!("The test run ended ({status}) before these checks reported"),
-        )),
-        Ended::TimedOut if tests_started => Some((
-            format!("timed out after {} s", timeout.as_secs()),
-            format!(
-                "The lesson's tests ran out of time ({} s) and were killed before these checks \
-                 reported, queued ones included",
-                timeout.as_secs()
-            ),
-        )),
-        Ended::TimedOut => Some((
-            "the tests never started".to_string(),
-            format!(
-                "cargo did not start the tests within {} s (compiling, or waiting for the build \
-                 directory's lock) and was killed",
-                BUILD_ALLOWANCE.as_secs()
-            ),
-        )),
-        Ended::Interrupted => Some(("interrupted".to_string(), String::new())),
-    };
-    let mut extra = Vec::new();
-    match why_unfinished {
-        // The user wants out: no listing, one line for the lesson.
-        Some(_) if matches!(ended, Ended::Interrupted) => {
-            extra.push(Check::failed(lesson, "(interrupted)", None, None));
+impl TestRun {
+    /// Step 2: the checks that reported, with the captured output of the
+    /// failed ones.
+    fn reported_checks(&self, lesson: &Lesson) -> Vec<Check> {
+        self.libtest
+            .results
+            .iter()
+            .map(|(name, verdict)| Check {
+                detail: self.libtest.details.get(name).cloned(),
+                ..Check::new(lesson, name, *verdict)
+            })
+            .collect()
+    }
+
+    /// Why some checks may never have reported: the verdict line's note,
+    /// and the start of the explanation shown with the failures. `None`
+    /// when the run succeeded.
+    fn why_unfinished(&self, timeout: Duration) -> Option<(String, String)> {
+        match self.ended {
+            Ended::Exited(status) if status.success() => None,
+            // Failed tests make the run fail; if they account for it, good.
+            Ended::Exited(status) => Some((
+                "the test run ended first".to_string(),
+                format!("The test run ended ({status}) before these checks reported"),
+            )),
+            Ended::TimedOut if self.tests_started => Some((
+                format!("timed out after {} s", timeout.as_secs()),
+                format!(
+                    "The lesson's tests ran out of time ({} s) and were killed before these \
+                     checks reported, queued ones included",
+                    timeout.as_secs()
+                ),
+            )),
+            Ended::TimedOut => Some((
+                "the tests never started".to_string(),
+                format!(
+                    "cargo did not start the tests within {} s (compiling, or waiting for the \
+                     build directory's lock) and was killed",
+                    BUILD_ALLOWANCE.as_secs()
+                ),
+            )),
+            Ended::Interrupted => Some(("interrupted".to_string(), String::new())),
         }
-        Some((note, explanation)) => {
-            match list_tests(lesson, env) {
-                Ok(names) => {
-                    let unfinished: Vec<String> = names
-                        .into_iter()
-                        .filter(|n| !reported.contains(n))
-                        .collect();
-                    // One explanation for them all, under the first.
-                    let count = match unfinished.len() {
-                        1 => "1 check".to_string(),
-                        n => format!("{n} checks"),
-                    };
-                    let mut detail = Some(format!(
-                        "{explanation} ({count}). cargo's last lines:\n{}",
-                        cargo_output.text()
-                    ));
-                    for name in unfinished {
-                        extra.push(Check::failed(
-                            lesson,
-                            &name,
-                            Some(note.clone()),
-                            detail.take(),
-                        ));
-                    }
-                }
-                Err(_) => extra.push(Check::failed(
-                    lesson,
-                    "(the tests did not build or run)",
-                    None,
-                    Some(cargo_output.text()),
-                )),
-            }
-            let any_failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
-            if extra.is_empty() && !any_failed {
-                // Everything reported passed, yet the run failed.
+    }
+}
+
+/// Step 3: a failed verdict for each check the run never reported, found
+/// by listing the lesson's tests; or one line for the whole lesson when
+/// even that is impossible (the tests do not build).
+fn unfinished_checks(
+    lesson: &Lesson,
+    env: &[(String, OsString)],
+    run: &TestRun,
+    reported: &[Check],
+    timeout: Duration,
+) -> Vec<Check> {
+    let Some((note, explanation)) = run.why_unfinished(timeout) else {
+        return if reported.is_empty() {
+            let detail = Some(run.cargo_output.text());
+            vec![Check::failed(lesson, "(no checks ran)", None, detail)]
+        } else {
+            Vec::new()
+        };
+    };
+    // The user wants out: no listing, one line for the lesson.
+    if matches!(run.ended, Ended::Interrupted) {
+        return vec![Check::failed(lesson, "(interrupted)", None, None)];
+    }
+    let mut extra = Vec::new();
+    match list_tests(lesson, env) {
+        Ok(names) => {
+            let seen: HashSet<&str> = reported.iter().map(|c| c.name.as_str()).collect();
+            let unfinished: Vec<String> = names
+                .into_iter()
+                .filter(|n| !seen.contains(n.as_str()))
+                .collect();
+            // One explanation for them all, under the first.
+            let count = match unfinished.len() {
+                1 => "1 check".to_string(),
+                n => format!("{n} checks"),
+            };
+            let mut detail = Some(format!(
+                "{explanation} ({count}). cargo's last lines:\n{}",
+                run.cargo_output.text()
+            ));
+            for name in unfinished {
                 extra.push(Check::failed(
                     lesson,
-                    "(the test run failed)",
-                    Some(note),
-                    Some(format!(
-                        "{explanation}. cargo's last lines:\n{}",
-                        cargo_output.text()
-                    )),
+                    &name,
+                    Some(note.clone()),
+                    detail.take(),
                 ));
             }
         }
-        None if checks.is_empty() => extra.push(Check::failed(
+        Err(_) => extra.push(Check::failed(
             lesson,
-            "(no checks ran)",
+            "(the tests did not build or run)",
             None,
-            Some(cargo_output.text()),
+            Some(run.cargo_output.text()),
         )),
-        None => {}
     }
-    for check in &extra {
-        check.print(style);
+    let any_failed = reported.iter().any(|c| c.verdict == Verdict::Fail);
+    if extra.is_empty() && !any_failed {
+        // Everything reported passed, yet the run failed.
+        extra.push(Check::failed(
+            lesson,
+            "(the test run failed)",
+            Some(note),
+            Some(format!(
+                "{explanation}. cargo's last lines:\n{}",
+                run.cargo_output.text()
+            )),
+        ));
     }
-    checks.extend(extra);
-    checks
+    extra
 }
 
 /// `cargo test -p PACKAGE --test e2e -- LIBTEST_ARG`, from the workspace
@@ -520,7 +552,7 @@ fn e2e_command(package: &str, libtest_arg: &str, env: &[(String, OsString)]) -> 
 /// The names of a lesson's end-to-end tests (`cargo test ... -- --list`),
 /// or cargo's last lines if it could not list them.
 fn list_tests(lesson: &Lesson, env: &[(String, OsString)]) -> Result<Vec<String>, String> {
-    let mut command = e2e_command(&lesson.package, "--list", env);
+    let mut command = e2e_command(lesson.package, "--list", env);
     let mut names = Vec::new();
     let mut cargo_output = Tail::default();
     let ended = spawn::supervise(
@@ -559,123 +591,9 @@ impl Tail {
     }
 }
 
-/// A reader of libtest's default ("pretty") output:
-///
-/// ```text
-/// test happy_path_prints_the_message ... ok
-/// test silent_client_does_not_block_others ... FAILED
-/// test slow_one ... ignored, needs a network
-///
-/// failures:
-///
-/// ---- silent_client_does_not_block_others stdout ----
-/// thread 'silent_client_does_not_block_others' panicked at ...
-///
-/// failures:
-///     silent_client_does_not_block_others
-///
-/// test result: FAILED. 1 passed; 1 failed; 1 ignored; ...
-/// ```
-#[derive(Default)]
-struct Libtest {
-    /// Each test's verdict, in the order they finished.
-    results: Vec<(String, Verdict)>,
-    /// The captured output of each failed test.
-    details: HashMap<String, String>,
-    /// Past the first `failures:` line: no more results, only details.
-    in_failures: bool,
-    /// The test whose captured output is being read, and the lines so far.
-    capturing: Option<(String, Vec<String>)>,
-}
-
-impl Libtest {
-    /// Takes one line of output; returns the verdict it announces, if any.
-    fn line(&mut self, line: &str) -> Option<(String, Verdict)> {
-        if !self.in_failures {
-            if line == "failures:" {
-                self.in_failures = true;
-                return None;
-            }
-            let (name, outcome) = line.strip_prefix("test ")?.rsplit_once(" ... ")?;
-            let verdict = match outcome {
-                "ok" => Verdict::Pass,
-                "FAILED" => Verdict::Fail,
-                _ if outcome.starts_with("ignored") => Verdict::Skip,
-                _ => return None,
-            };
-            let name = name
-                .strip_suffix(" - should panic")
-                .unwrap_or(name)
-                .to_string();
-            self.results.push((name.clone(), verdict));
-            return Some((name, verdict));
-        }
-        // `---- NAME stdout ----` opens a failed test's captured output;
-        // the next header, the list of names or the result line closes it.
-        let header = line
-            .strip_prefix("---- ")
-            .and_then(|l| l.strip_suffix(" ----"))
-            .and_then(|l| {
-                l.strip_suffix(" stdout")
-                    .or_else(|| l.strip_suffix(" stderr"))
-            });
-        if header.is_some() || line == "failures:" || line.starts_with("test result:") {
-            if let Some((name, lines)) = self.capturing.take() {
-                let text = lines.join("\n").trim_matches('\n').trim_end().to_string();
-                self.details
-                    .entry(name)
-                    .and_modify(|d| *d = format!("{d}\n{text}"))
-                    .or_insert(text);
-            }
-            self.capturing = header.map(|name| (name.to_string(), Vec::new()));
-        } else if let Some((_, lines)) = &mut self.capturing {
-            lines.push(line.to_string());
-        }
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn libtest_output_becomes_verdicts_and_details() {
-        let output = "\
-running 4 tests
-test passes ... ok
-test fails ... FAILED
-test skipped ... ignored, needs a network
-test panics_as_expected - should panic ... ok
-
-failures:
-
----- fails stdout ----
-
-thread 'fails' panicked at tests/e2e.rs:1:1:
-expected 18 bytes
-
-failures:
-    fails
-
-test result: FAILED. 2 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out";
-        let mut libtest = Libtest::default();
-        let announced: Vec<_> = output.lines().filter_map(|l| libtest.line(l)).collect();
-        assert_eq!(
-            announced,
-            [
-                ("passes".to_string(), Verdict::Pass),
-                ("fails".to_string(), Verdict::Fail),
-                ("skipped".to_string(), Verdict::Skip),
-                ("panics_as_expected".to_string(), Verdict::Pass),
-            ]
-        );
-        assert_eq!(
-            libtest.details.get("fails").map(String::as_str),
-            Some("thread 'fails' panicked at tests/e2e.rs:1:1:\nexpected 18 bytes")
-        );
-        assert_eq!(libtest.details.len(), 1);
-    }
 
     #[test]
     fn lessons_are_named_by_number_or_directory() {

@@ -1,35 +1,87 @@
-//! The course's lessons as xtask finds them: one crate per lesson under
-//! `crates/NN-name/`, the binaries the contract names for each, and how to
-//! call cargo and where it puts what it builds.
+//! The lesson registry: one row per lesson, the only place the course's list
+//! of lessons is written. `check`, `demo`, the exercises and the tidy tests
+//! all read it, so adding a lesson means one new row here and one new crate
+//! under `crates/` (the tidy tests fail until both exist).
+//!
+//! Also here: where the workspace is, and how to call cargo.
 
 use std::ffi::OsString;
-use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The binaries of each lesson, as the contract names them (the same
-/// names for our programs, a student's and the tutorial's C).
-const BINARIES: [&[&str]; 6] = [
-    &["tcp-server", "tcp-client"],
-    &["fork-server", "fork-client"],
-    &["reaping-server", "reaping-client"],
-    &["udp-server", "udp-client"],
-    &["unix-server", "unix-client"],
-    &["select-server", "select-client"],
-];
+use crate::demo;
 
-/// The last lesson the course plans.
-pub const LAST: u8 = BINARIES.len() as u8;
-
-/// One lesson crate in the workspace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lesson {
-    /// 1 for `crates/01-tcp-basic`.
-    pub number: u8,
-    /// `crates/01-tcp-basic`, absolute.
-    pub dir: PathBuf,
-    /// The package name from its `Cargo.toml`, for `cargo -p`.
-    pub package: String,
+/// How a lesson's server is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Udp,
+    Unix,
 }
+
+impl Transport {
+    /// As the check's header line shows it: `tcp`, `udp`, `unix`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Unix => "unix",
+        }
+    }
+}
+
+/// One lesson of the course.
+#[derive(Debug)]
+pub struct Lesson {
+    /// 1 for lesson 01.
+    pub number: u8,
+    /// Its crate's directory under `crates/`.
+    pub dir: &'static str,
+    /// Its crate's package name, for `cargo -p`.
+    pub package: &'static str,
+    /// The server and the client the contract names for it (the same
+    /// names for our programs, a student's and the tutorial's C).
+    pub server: &'static str,
+    pub client: &'static str,
+    pub transport: Transport,
+    /// Its chapter, under `docs/src/`.
+    pub chapter: &'static str,
+    /// `cargo xtask demo NN`, if it has one.
+    pub demo: Option<demo::Narration>,
+}
+
+/// The course, in order.
+pub const LESSONS: &[Lesson] = &[
+    Lesson {
+        number: 1,
+        dir: "01-tcp-basic",
+        package: "lesson01-tcp-basic",
+        server: "tcp-server",
+        client: "tcp-client",
+        transport: Transport::Tcp,
+        chapter: "01-tcp-basic.md",
+        demo: Some(demo::lesson01::run),
+    },
+    Lesson {
+        number: 2,
+        dir: "02-fork-server",
+        package: "lesson02-fork-server",
+        server: "fork-server",
+        client: "fork-client",
+        transport: Transport::Tcp,
+        chapter: "02-fork-server.md",
+        demo: Some(demo::lesson02::run),
+    },
+    Lesson {
+        number: 3,
+        dir: "03-zombie-reaping",
+        package: "lesson03-zombie-reaping",
+        server: "reaping-server",
+        client: "reaping-client",
+        transport: Transport::Tcp,
+        chapter: "03-zombie-reaping.md",
+        demo: Some(demo::lesson03::run),
+    },
+];
 
 impl Lesson {
     /// `01`, as lessons are named everywhere in the course.
@@ -37,33 +89,45 @@ impl Lesson {
         format!("{:02}", self.number)
     }
 
-    /// Its directory name, e.g. `01-tcp-basic`.
-    pub fn dir_name(&self) -> String {
-        self.dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+    /// Its crate's directory, absolute.
+    pub fn path(&self) -> PathBuf {
+        workspace_root().join("crates").join(self.dir)
     }
 
-    /// The server and client the contract names for it.
-    pub fn binaries(&self) -> &'static [&'static str] {
-        binaries(self.number)
+    /// The server and the client, in that order.
+    pub fn binaries(&self) -> [&'static str; 2] {
+        [self.server, self.client]
     }
 
     /// Where its end-to-end tests live.
     pub fn e2e_tests(&self) -> PathBuf {
-        self.dir.join("tests").join("e2e.rs")
+        self.path().join("tests").join("e2e.rs")
+    }
+
+    /// Its chapter, absolute.
+    pub fn chapter_path(&self) -> PathBuf {
+        workspace_root().join("docs/src").join(self.chapter)
     }
 }
 
-/// The binaries the contract names for lesson `number` (none for a lesson
-/// it does not plan).
-pub fn binaries(number: u8) -> &'static [&'static str] {
-    usize::from(number)
-        .checked_sub(1)
-        .and_then(|i| BINARIES.get(i))
-        .copied()
-        .unwrap_or(&[])
+/// Finds the lesson `name` means: `01`, `1`, the directory name
+/// `01-tcp-basic`, or the package name.
+pub fn resolve(name: &str) -> Result<&'static Lesson, String> {
+    let number = name
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| name.parse::<u8>().ok())
+        .flatten();
+    LESSONS
+        .iter()
+        .find(|l| Some(l.number) == number || l.dir == name || l.package == name)
+        .ok_or_else(|| {
+            let known: Vec<String> = LESSONS.iter().map(Lesson::id).collect();
+            format!(
+                "unknown lesson `{name}`: expected one of {}, or a directory name under crates/",
+                known.join(", ")
+            )
+        })
 }
 
 /// The workspace's root directory: xtask's own manifest sits one below it.
@@ -90,95 +154,27 @@ pub fn debug_dir() -> PathBuf {
     }
 }
 
-/// Every lesson crate in `crates/`, by number: the directories named
-/// `NN-something` whose `Cargo.toml` names a package.
-pub fn discover() -> Vec<Lesson> {
-    let Ok(entries) = fs::read_dir(workspace_root().join("crates")) else {
-        return Vec::new();
-    };
-    let mut lessons: Vec<Lesson> = entries
-        .filter_map(|entry| {
-            let dir = entry.ok()?.path();
-            let name = dir.file_name()?.to_str()?.to_string();
-            let (digits, rest) = name.split_at_checked(2)?;
-            if !digits.bytes().all(|b| b.is_ascii_digit()) || !rest.starts_with('-') {
-                return None;
-            }
-            let package = package_name(&fs::read_to_string(dir.join("Cargo.toml")).ok()?)?;
-            Some(Lesson {
-                number: digits.parse().ok()?,
-                dir,
-                package,
-            })
-        })
-        .collect();
-    lessons.sort_by_key(|l| l.number);
-    lessons
-}
-
-/// Finds the lesson `name` means: `01`, `1`, the directory name
-/// `01-tcp-basic`, or the package name.
-pub fn resolve<'a>(name: &str, lessons: &'a [Lesson]) -> Result<&'a Lesson, String> {
-    let number = if name.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() {
-        name.parse::<u8>().ok()
-    } else {
-        None
-    };
-    let found = lessons
-        .iter()
-        .find(|l| Some(l.number) == number || l.dir_name() == name || l.package == name);
-    match (found, number) {
-        (Some(lesson), _) => Ok(lesson),
-        (None, Some(n)) if (1..=LAST).contains(&n) => Err(format!(
-            "lesson {n:02} does not exist yet (no crates/{n:02}-* directory)"
-        )),
-        _ => Err(format!(
-            "unknown lesson `{name}`: expected 01..{LAST:02}, or a directory name under crates/"
-        )),
-    }
-}
-
-/// The `name` of the `[package]` table in a `Cargo.toml`. A few lines of
-/// reading instead of a TOML parser: our manifests write it as
-/// `name = "..."`.
-fn package_name(manifest: &str) -> Option<String> {
-    let mut in_package = false;
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package {
-            if let Some((key, value)) = line.split_once('=') {
-                if key.trim() == "name" {
-                    return Some(value.trim().trim_matches('"').to_string());
-                }
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn package_name_comes_from_the_package_table() {
-        let manifest =
-            "[workspace]\nname = \"not this\"\n\n[package]\nname = \"lesson01-tcp-basic\"\n";
-        assert_eq!(
-            package_name(manifest).as_deref(),
-            Some("lesson01-tcp-basic")
-        );
-        assert_eq!(package_name("[dependencies]\nname = \"x\"\n"), None);
+    fn lessons_are_named_by_number_directory_or_package() {
+        for name in ["1", "01", "01-tcp-basic", "lesson01-tcp-basic"] {
+            assert_eq!(resolve(name).map(|l| l.number), Ok(1), "{name}");
+        }
+        assert!(resolve("99").is_err());
+        assert!(resolve("").is_err());
+        assert!(resolve("tcp").is_err());
     }
 
     #[test]
-    fn every_planned_lesson_has_a_server_and_a_client() {
-        for number in 1..=LAST {
-            let names = binaries(number);
-            assert_eq!(names.len(), 2);
-            assert!(names[0].ends_with("-server") && names[1].ends_with("-client"));
+    fn rows_are_in_order_and_named_consistently() {
+        for (index, lesson) in LESSONS.iter().enumerate() {
+            assert_eq!(usize::from(lesson.number), index + 1);
+            assert!(lesson.dir.starts_with(&format!("{}-", lesson.id())));
+            assert!(lesson.chapter.starts_with(&format!("{}-", lesson.id())));
+            assert!(lesson.server.ends_with("-server") && lesson.client.ends_with("-client"));
         }
-        assert!(binaries(0).is_empty() && binaries(LAST + 1).is_empty());
     }
 }

@@ -11,17 +11,22 @@
 //! - [`demo`]: show a lesson at work in class, both sides' output labelled
 //!   and narrated.
 //!
-//! The other modules are the machinery they share: [`lessons`] (finding
-//! lesson crates and their binaries), [`spawn`] (running programs in
-//! process groups of their own and collecting their output), [`procs`]
-//! (`/proc`, and killing whatever is left), [`term`] (colours, Ctrl-C).
+//! The other modules are the machinery they share: [`lessons`] (the lesson
+//! registry, the one list of lessons), [`spawn`] (running a program to its
+//! end under a deadline, on the test harness's process supervisor),
+//! [`libtest`] (reading `cargo test`'s output), [`procs`] (`/proc`, and
+//! killing whatever is left), [`term`] (colours, Ctrl-C). `tidy` holds the
+//! house rules, checked by `cargo test -p xtask`.
 
 mod check;
 mod demo;
 mod lessons;
+mod libtest;
 mod procs;
 mod spawn;
 mod term;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 

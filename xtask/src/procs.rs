@@ -4,9 +4,9 @@
 //! A server under test may fork, hang, or double-fork into the background.
 //! Three habits make sure it cannot escape:
 //!
-//! - every program xtask starts leads a process group of its own (see
-//!   [`crate::spawn`]), so one [`kill_group`] reaches it and everything it
-//!   forked without leaving the group;
+//! - every program xtask starts leads a process group of its own (the
+//!   harness's `Supervised`, see [`crate::spawn`]), so one `killpg` reaches
+//!   it and everything it forked without leaving the group;
 //! - xtask is a *child subreaper* ([`become_subreaper`]): a process below
 //!   xtask whose parent dies is re-parented to xtask instead of to init
 //!   (PID 1), so it stays findable even after `setsid()`;
@@ -15,22 +15,15 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-pub use lesson::procfs::{children_of, process, Process};
+pub use lesson_testing::procfs::{children_of, Process};
 
 /// xtask's own process ID.
 pub fn my_pid() -> i32 {
     std::process::id() as i32
-}
-
-/// Whether `pid` has exited: it is a zombie (or gone altogether). Unlike
-/// `waitpid`, looking does not reap it, so its PID, and with it its process
-/// group ID, cannot be reused while we still mean to signal the group.
-pub fn has_exited(pid: i32) -> bool {
-    process(pid).is_none_or(|p| p.is_zombie())
 }
 
 /// Marks xtask as a child subreaper (`prctl(PR_SET_CHILD_SUBREAPER)`):
@@ -38,12 +31,6 @@ pub fn has_exited(pid: i32) -> bool {
 pub fn become_subreaper() -> Result<(), String> {
     nix::sys::prctl::set_child_subreaper(true)
         .map_err(|e| format!("cannot become a child subreaper: {e}"))
-}
-
-/// Sends SIGKILL to every process in process group `group`. A group that
-/// is already empty is not an error.
-pub fn kill_group(group: i32) {
-    let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
 }
 
 /// Collects the exit status of xtask's children that are zombies, except

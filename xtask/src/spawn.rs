@@ -1,173 +1,16 @@
-//! Programs xtask starts: each in a process group of its own, with its
-//! stdout and stderr arriving line by line on one channel, so a caller can
-//! show several programs' output interleaved as it happens (the demos) or
-//! parse it while enforcing a time limit (the checks).
+//! Running a program to its end under a deadline, for the checks: the
+//! process machinery itself (process groups, captured output, kill on
+//! drop) is the test harness's [`Supervised`], shared with the tests.
 
-use std::io::{self, Read};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::thread;
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+pub use lesson_testing::supervisor::{Event, Split, Stream, Supervised};
 
 use crate::{procs, term};
-
-/// Which of a program's output streams a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// How a stream is cut into lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Split {
-    /// Only at newlines (and at the end): for parsing.
-    Lines,
-    /// Also at the end of each chunk a read returns, so that a prompt such
-    /// as `Please enter the message: `, which has no newline, shows at once.
-    /// The lessons write each line with one write (the contract), so this
-    /// never cuts a line in two.
-    Writes,
-}
-
-/// Something a program's output stream did.
-#[derive(Debug, Clone)]
-pub struct Event {
-    /// Whose output this is, as given to [`Spawned::start`].
-    pub label: String,
-    pub stream: Stream,
-    /// A line, without its newline and shown lossily; `None` once the
-    /// stream is closed (every process holding it has closed it or exited).
-    pub line: Option<String>,
-}
-
-/// A running program, leader of its own process group. Dropping it kills
-/// the whole group and collects the leader's exit status.
-pub struct Spawned {
-    child: Child,
-    status: Option<ExitStatus>,
-}
-
-impl Spawned {
-    /// Starts `command` in a new process group, its stdout and stderr piped
-    /// to threads that send each line to `events` labelled with `label`.
-    /// The caller decides about stdin (`Command` inherits it by default).
-    pub fn start(
-        command: &mut Command,
-        label: &str,
-        split: Split,
-        events: &Sender<Event>,
-    ) -> io::Result<Spawned> {
-        command
-            .process_group(0)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn()?;
-        if let Some(pipe) = child.stdout.take() {
-            forward(pipe, label, Stream::Stdout, split, events.clone());
-        }
-        if let Some(pipe) = child.stderr.take() {
-            forward(pipe, label, Stream::Stderr, split, events.clone());
-        }
-        Ok(Spawned {
-            child,
-            status: None,
-        })
-    }
-
-    /// The leader's process ID, which is also the group's ID.
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    /// The write end of its stdin, if it was piped; dropping it is the
-    /// program's end of input.
-    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
-        self.child.stdin.take()
-    }
-
-    /// Whether the leader has exited (it is not reaped by looking).
-    pub fn has_exited(&self) -> bool {
-        self.status.is_some() || procs::has_exited(self.pid())
-    }
-
-    /// Sends `signal` to the leader alone, as `kill PID` would.
-    pub fn signal(&self, signal: Signal) {
-        if self.status.is_none() {
-            let _ = kill(Pid::from_raw(self.pid()), signal);
-        }
-    }
-
-    /// Kills whatever is left of its process group and collects the
-    /// leader's exit status (which is its real one if it had exited by
-    /// itself). The group is killed before the leader is reaped: until
-    /// then its ID cannot belong to anybody else.
-    pub fn finish(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            procs::kill_group(self.pid());
-            // In case the leader left its group (setpgid): still ours.
-            let _ = self.child.kill();
-            self.status = self.child.wait().ok();
-        }
-        self.status
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-/// Reads `pipe` on a thread of its own and sends its lines to `events`,
-/// then one `line: None` event when it is closed.
-fn forward(
-    mut pipe: impl Read + Send + 'static,
-    label: &str,
-    stream: Stream,
-    split: Split,
-    events: Sender<Event>,
-) {
-    let label = label.to_string();
-    let send = move |line: Option<&[u8]>| {
-        let line = line.map(|bytes| String::from_utf8_lossy(bytes).into_owned());
-        // The receiver may be gone (the caller gave up); nothing to do then.
-        let _ = events.send(Event {
-            label: label.clone(),
-            stream,
-            line,
-        });
-    };
-    thread::spawn(move || {
-        let mut pending = Vec::new();
-        let mut chunk = [0u8; 8192];
-        loop {
-            let n = match pipe.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            pending.extend_from_slice(&chunk[..n]);
-            while let Some(newline) = pending.iter().position(|&b| b == b'\n') {
-                send(Some(&pending[..newline]));
-                pending.drain(..=newline);
-            }
-            if split == Split::Writes && !pending.is_empty() {
-                send(Some(&pending));
-                pending.clear();
-            }
-        }
-        if !pending.is_empty() {
-            send(Some(&pending));
-        }
-        send(None);
-    });
-}
 
 /// How a [`supervise`]d run ended.
 #[derive(Debug, Clone, Copy)]
@@ -195,27 +38,19 @@ pub fn supervise(
     const DRAIN: Duration = Duration::from_secs(5);
     let (sender, events) = mpsc::channel();
     command.stdin(Stdio::null());
-    let mut run = Spawned::start(command, "run", Split::Lines, &sender)?;
-    // Only the reader threads hold senders now: when both pipes are
-    // closed, the channel reports `Disconnected`.
+    let mut run = Supervised::watched(command, "run", Split::Lines, &sender)?;
     drop(sender);
 
-    let mut open = true;
     let mut ended: Option<(Ended, Instant)> = None;
     let mut next_reap = Instant::now();
     loop {
-        if open {
-            match events.recv_timeout(Duration::from_millis(50)) {
-                Ok(Event {
-                    stream,
-                    line: Some(line),
-                    ..
-                }) => on_line(stream, &line, &mut deadline),
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => open = false,
-            }
-        } else {
-            thread::sleep(Duration::from_millis(50));
+        match events.recv_timeout(Duration::from_millis(50)) {
+            Ok(Event {
+                stream,
+                line: Some(line),
+                ..
+            }) => on_line(stream, &line, &mut deadline),
+            Ok(_) | Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
         }
         let now = Instant::now();
         match ended {
@@ -246,9 +81,16 @@ pub fn supervise(
                 }
             }
             // Everything that could write to the pipes is dead now; read
-            // what they still hold.
+            // what they still hold, until both are closed.
             Some((how, drained_by)) => {
-                if !open || now >= drained_by {
+                let closed = run.stdout().is_closed() && run.stderr().is_closed();
+                if closed || now >= drained_by {
+                    // Once both are closed, every line has been sent.
+                    for event in events.try_iter() {
+                        if let Some(line) = event.line {
+                            on_line(event.stream, &line, &mut deadline);
+                        }
+                    }
                     return Ok(how);
                 }
             }

@@ -4,38 +4,21 @@
 //! - Every Rust file opens with a `//!` comment saying what it is for.
 //! - The book quotes code only through `{{#include}}` and anchors that
 //!   exist, and every chapter in its table of contents exists.
-//! - Every binary the lesson contract names is documented in the README,
-//!   and the lessons that exist declare the binaries the contract gives
-//!   them.
+//! - The lesson registry ([`crate::lessons`]) and the crates agree: every
+//!   `crates/NN-*` directory has a row and every row a crate, whose package
+//!   and binaries are the row's (as `cargo metadata` reads the manifests);
+//!   every binary is documented in the README and the contract chapter,
+//!   and every lesson's chapter is in the book.
 //!
-//! Only std is used, so this test adds nothing to the xtask's build. Each
-//! test collects every problem it finds and fails once, naming each file,
-//! anchor or binary that is wrong.
+//! Each test collects every problem it finds and fails once, naming each
+//! file, anchor or binary that is wrong.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-/// Every binary the contract names, with the directory of its lesson's
-/// crate under `crates/`. Lessons not written yet are listed too: their
-/// binaries must already be documented, and are checked in their crate as
-/// soon as its directory exists.
-const CONTRACT_BINARIES: &[(&str, &[&str])] = &[
-    ("01-tcp-basic", &["tcp-server", "tcp-client"]),
-    ("02-fork-server", &["fork-server", "fork-client"]),
-    ("03-zombie-reaping", &["reaping-server", "reaping-client"]),
-    ("04-udp", &["udp-server", "udp-client"]),
-    ("05-unix-domain", &["unix-server", "unix-client"]),
-    ("06-select-server", &["select-server", "select-client"]),
-];
-
-/// The workspace root: the parent of this package's directory.
-fn workspace_root() -> PathBuf {
-    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
-    xtask
-        .parent()
-        .expect("xtask lives inside the workspace")
-        .to_path_buf()
-}
+use crate::lessons::{workspace_root, Lesson, LESSONS};
 
 /// `path` relative to the workspace root, for messages.
 fn shown(path: &Path) -> String {
@@ -290,135 +273,162 @@ fn mentions(text: &str, word: &str) -> bool {
     })
 }
 
-/// Every binary the lesson contract names — the written lessons' and the
-/// coming ones' — is documented in the README, which is where a user
-/// looks for a program's synopsis first.
+/// Every binary of every lesson is documented in the README, which is where
+/// a user looks for a program's synopsis first, and in the book's contract
+/// chapter.
 #[test]
-fn readme_documents_every_contract_binary() {
-    let readme_path = workspace_root().join("README.md");
-    let readme = read(&readme_path);
-    let problems: Vec<String> = CONTRACT_BINARIES
-        .iter()
-        .flat_map(|(lesson, binaries)| binaries.iter().map(move |binary| (lesson, binary)))
-        .filter(|(_, binary)| !mentions(&readme, binary))
-        .map(|(lesson, binary)| {
-            format!("README.md never mentions `{binary}` (lesson {lesson} of the contract)")
-        })
-        .collect();
-    assert_no_problems("binaries missing from the README", &problems);
-}
-
-/// One `[[bin]]` table of a Cargo.toml: its `name` and `path`, if given.
-#[derive(Default)]
-struct BinTable {
-    name: Option<String>,
-    path: Option<String>,
-}
-
-/// What a crate's Cargo.toml says about its binaries: its `[[bin]]`
-/// tables, and whether cargo also finds `src/bin/*.rs` by itself
-/// (`autobins`, true unless set to false). A line-based reading of TOML,
-/// enough for the simple manifests of this workspace.
-fn declared_binaries(manifest: &str) -> (Vec<BinTable>, bool) {
-    let mut bins: Vec<BinTable> = Vec::new();
-    let mut autobins = true;
-    let mut section = String::new();
-    for line in manifest.lines() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.starts_with('[') {
-            section = line.to_string();
-            if section == "[[bin]]" {
-                bins.push(BinTable::default());
-            }
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let (key, value) = (key.trim(), value.trim().trim_matches('"').to_string());
-        match (section.as_str(), key, bins.last_mut()) {
-            ("[[bin]]", "name", Some(bin)) => bin.name = Some(value),
-            ("[[bin]]", "path", Some(bin)) => bin.path = Some(value),
-            ("[package]", "autobins", _) => autobins = value != "false",
-            _ => {}
-        }
-    }
-    (bins, autobins)
-}
-
-/// Whether the crate in `dir` builds a binary called `binary`: a `[[bin]]`
-/// of that name, or a `src/bin/NAME.rs` (or `src/bin/NAME/main.rs`) that
-/// cargo discovers by itself — which it does not when `autobins` is off,
-/// nor for a file that a `[[bin]]` of another name already claims.
-fn builds_binary(dir: &Path, bins: &[BinTable], autobins: bool, binary: &str) -> bool {
-    if bins.iter().any(|bin| bin.name.as_deref() == Some(binary)) {
-        return true;
-    }
-    let candidates = [
-        format!("src/bin/{binary}.rs"),
-        format!("src/bin/{binary}/main.rs"),
-    ];
-    autobins
-        && candidates.iter().any(|file| {
-            let claimed = bins.iter().any(|bin| {
-                bin.path.as_deref().map(|p| p.trim_start_matches("./")) == Some(file.as_str())
-            });
-            dir.join(file).is_file() && !claimed
-        })
-}
-
-/// A lesson that exists has the binaries the contract gives it: for each
-/// lesson directory under `crates/`, every binary of that lesson is a
-/// `[[bin]]` of its Cargo.toml or a `src/bin/NAME.rs` (or
-/// `src/bin/NAME/main.rs`) that cargo finds by itself. A lesson directory
-/// is recognised by its number, so a misnamed one is reported too.
-#[test]
-fn existing_lessons_declare_their_contract_binaries() {
-    let crates = workspace_root().join("crates");
+fn readme_and_contract_chapter_document_every_binary() {
+    let root = workspace_root();
     let mut problems = Vec::new();
-    let mut lessons_found = 0;
-    for (lesson, binaries) in CONTRACT_BINARIES {
-        let number = &lesson[..3]; // "01-"
-        let mut dirs: Vec<PathBuf> = fs::read_dir(&crates)
-            .unwrap_or_else(|e| panic!("cannot list crates/: {e}"))
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| {
-                path.is_dir()
-                    && path
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with(number))
-            })
-            .collect();
-        dirs.sort();
-        for dir in dirs {
-            lessons_found += 1;
-            if dir.file_name().is_some_and(|n| n != *lesson) {
-                problems.push(format!(
-                    "{}: lesson {} belongs in crates/{lesson}, the name the README and the book use",
-                    shown(&dir),
-                    &lesson[..2]
-                ));
-            }
-            let manifest_path = dir.join("Cargo.toml");
-            let Ok(manifest) = fs::read_to_string(&manifest_path) else {
-                problems.push(format!("{}: no Cargo.toml", shown(&dir)));
-                continue;
-            };
-            let (bins, autobins) = declared_binaries(&manifest);
-            for binary in *binaries {
-                if !builds_binary(&dir, &bins, autobins, binary) {
+    for page in ["README.md", "docs/src/contract.md"] {
+        let text = read(&root.join(page));
+        for lesson in LESSONS {
+            for binary in lesson.binaries() {
+                if !mentions(&text, binary) {
                     problems.push(format!(
-                        "{}: declares no binary `{binary}` (no [[bin]] name = \"{binary}\", and no src/bin/{binary}.rs that cargo would build under that name)",
-                        shown(&manifest_path)
+                        "{page} never mentions `{binary}` (lesson {})",
+                        lesson.id()
                     ));
                 }
             }
         }
     }
+    assert_no_problems("binaries missing from the documentation", &problems);
+}
+
+/// Every lesson's chapter exists and is in the book's table of contents.
+#[test]
+fn every_lesson_has_its_chapter_in_the_book() {
+    let summary = read(&workspace_root().join("docs/src/SUMMARY.md"));
+    let listed: Vec<String> = summary_links(&summary)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    let problems: Vec<String> = LESSONS
+        .iter()
+        .filter(|l| !l.chapter_path().is_file() || !listed.iter().any(|t| t == l.chapter))
+        .map(|l| {
+            format!(
+                "lesson {}: docs/src/{} is missing or not listed in SUMMARY.md",
+                l.id(),
+                l.chapter
+            )
+        })
+        .collect();
+    assert_no_problems("lessons without a chapter", &problems);
+}
+
+/// A package as `cargo metadata` describes it: its name and the names of
+/// its binary targets.
+struct Package {
+    name: String,
+    binaries: Vec<String>,
+}
+
+/// The workspace's packages by the directory of their manifest, read by
+/// cargo itself (`cargo metadata --no-deps`): the one reader of the
+/// workspace's Cargo.toml files.
+fn workspace_packages() -> BTreeMap<PathBuf, Package> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("running cargo metadata");
     assert!(
-        lessons_found > 0,
-        "no lesson directories (01-..., 02-...) under crates/"
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
     );
-    assert_no_problems("lessons without their contract binaries", &problems);
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let mut packages = BTreeMap::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let Some(manifest) = package["manifest_path"].as_str() else {
+            continue;
+        };
+        let binaries = package["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| {
+                t["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
+            })
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect();
+        let dir = Path::new(manifest)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        packages.insert(
+            dir,
+            Package {
+                name: package["name"].as_str().unwrap_or_default().to_string(),
+                binaries,
+            },
+        );
+    }
+    packages
+}
+
+/// The registry and `crates/` agree. Every directory named like a lesson
+/// (`NN-name`) has a row, so `check` and `demo` know it; every row has its
+/// directory, a workspace member whose package is the row's package and
+/// which builds the row's server and client under the contract's names.
+#[test]
+fn the_lesson_registry_matches_the_crates() {
+    let crates = workspace_root().join("crates");
+    let packages = workspace_packages();
+    let mut problems = Vec::new();
+    let entries = fs::read_dir(&crates).unwrap_or_else(|e| panic!("cannot list crates/: {e}"));
+    let mut dirs: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            name.len() > 3
+                && name.as_bytes()[..2].iter().all(u8::is_ascii_digit)
+                && name.as_bytes()[2] == b'-'
+        })
+        .collect();
+    dirs.sort();
+    for dir in &dirs {
+        if !LESSONS.iter().any(|l| l.dir == dir) {
+            problems.push(format!(
+                "crates/{dir} looks like a lesson but has no row in xtask/src/lessons.rs"
+            ));
+        }
+    }
+    for lesson in LESSONS {
+        problems.extend(row_problems(lesson, &packages));
+    }
+    assert_no_problems("the lesson registry and crates/ disagree", &problems);
+}
+
+/// What is wrong with one registry row, given the workspace's packages.
+fn row_problems(lesson: &Lesson, packages: &BTreeMap<PathBuf, Package>) -> Vec<String> {
+    let row = format!("lesson {} (crates/{})", lesson.id(), lesson.dir);
+    let Some(package) = packages.get(&lesson.path()) else {
+        return vec![format!(
+            "{row}: no such workspace member (the row names a crate that does not exist)"
+        )];
+    };
+    let mut problems = Vec::new();
+    if package.name != lesson.package {
+        problems.push(format!(
+            "{row}: the row says package `{}`, its Cargo.toml says `{}`",
+            lesson.package, package.name
+        ));
+    }
+    for binary in lesson.binaries() {
+        if !package.binaries.iter().any(|b| b == binary) {
+            problems.push(format!(
+                "{row}: builds no binary `{binary}` (its binaries: {:?})",
+                package.binaries
+            ));
+        }
+    }
+    problems
 }
