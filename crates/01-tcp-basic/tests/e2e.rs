@@ -323,3 +323,11 @@ fn signals_stop_a_server_waiting_in_accept() {
 fn sigint_stops_a_server_started_with_sigint_ignored() {
     rules::assert_sigint_restored(&server_bin(), &["0"], Transport::Tcp);
 }
+
+/// A process inherits its parent's signal mask, across fork and exec.
+/// Started with SIGINT and SIGTERM blocked, the server unblocks them, so
+/// each still stops it within 1 s while it waits in accept.
+#[test]
+fn signals_stop_a_server_started_with_them_blocked() {
+    rules::assert_stop_signals_unblocked(&server_bin(), &["0"], Transport::Tcp);
+}

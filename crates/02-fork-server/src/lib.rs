@@ -17,6 +17,8 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process;
+use std::thread;
+use std::time::Duration;
 
 use lesson::report::{error, stderr_line};
 use lesson::OrDie;
@@ -25,15 +27,18 @@ use socket2::{Domain, SockAddr, Socket, Type};
 
 // ANCHOR: backlog
 /// How many finished handshakes the kernel may queue for us before we
-/// `accept()` them: `SOMAXCONN`, "as many as the system allows".
+/// `accept()` them: `SOMAXCONN`, the C library's "large backlog".
 ///
 /// The tutorial passes 5, which it calls the maximum most systems permit.
-/// That was true of 4.2BSD, whose `SOMAXCONN` was 5. Today's Linux headers
-/// say 4096, and the kernel quietly lowers whatever we ask to the
-/// `net.core.somaxconn` setting. A server that runs until stopped meets
-/// bursts: while the parent is busy forking, new clients keep arriving,
-/// and with a queue of 5 the kernel drops the extra handshakes, so those
-/// clients wait a second or more for their retransmission.
+/// That was true of 4.2BSD, whose `SOMAXCONN` was 5. Today the kernel
+/// takes the smaller of what we ask and its `net.core.somaxconn` setting
+/// (4096 by default since Linux 5.4), and `libc::SOMAXCONN` is 4096 when
+/// building against glibc but 128 against musl. So this asks for a large
+/// queue, not for "as many as the system allows". A server that runs until
+/// stopped meets bursts: while the parent is busy forking, new clients
+/// keep arriving, and with a queue of 5 the kernel drops the extra
+/// handshakes, so those clients wait a second or more for their
+/// retransmission.
 pub const BACKLOG: i32 = libc::SOMAXCONN;
 // ANCHOR_END: backlog
 
@@ -92,8 +97,9 @@ pub fn serve_forever(listener: Socket) -> ! {
         //      Lesson 03's SIGCHLD handler does exactly that.
         //    - ECONNABORTED: a client gave up between its handshake and
         //      our accept(); the next client must not pay for it.
-        //    Anything else (out of descriptors, say) ends the server, as in
-        //    the tutorial.
+        //    The tutorial ends the server on any other failure; we sort
+        //    them first (`accept_failed`), and end it only when no retry
+        //    can help.
         let connection = match listener.accept() {
             Ok((connection, _client_address)) => connection,
             Err(e)
@@ -104,7 +110,10 @@ pub fn serve_forever(listener: Socket) -> ! {
             {
                 continue;
             }
-            Err(e) => error("ERROR on accept", &e),
+            Err(e) => {
+                accept_failed(&e);
+                continue;
+            }
         };
         // ANCHOR_END: accept
 
@@ -112,16 +121,18 @@ pub fn serve_forever(listener: Socket) -> ! {
         // 5. fork(): copy this whole process. The call returns twice, once
         //    in each copy: in the parent with the child's process ID, in
         //    the child with "you are the child". Both copies hold both
-        //    sockets: fork() copies the descriptor table, and each copied
-        //    descriptor refers to the same open socket in the kernel.
+        //    sockets: fork() gives the child a copy of the parent's
+        //    descriptor table, and each copied descriptor refers to the
+        //    same open socket in the kernel.
         //
         // SAFETY: fork() copies only the thread that calls it. Had another
-        // thread been holding a lock at that moment (the memory
-        // allocator's, stdout's), the child would inherit the lock taken,
-        // with no thread left to release it, and hang on its next
-        // allocation. That is why nix marks fork() unsafe: after forking a
-        // multithreaded program, the child may only call async-signal-safe
-        // functions. This server is single-threaded (it starts no thread,
+        // thread been holding a lock at that moment (Rust's stdout lock,
+        // say, or the standard library's lock on the environment), the
+        // child would inherit the lock taken, with no thread left to
+        // release it, and hang the first time it used `println!` or read
+        // an environment variable. That is why nix marks fork() unsafe:
+        // after forking a multithreaded program, the child may only call
+        // async-signal-safe functions. This server is single-threaded (it starts no thread,
         // and neither socket2 nor our `lesson` crate does), so the child
         // is a complete copy and may do anything the parent could.
         let forked = unsafe { fork() };
@@ -167,6 +178,48 @@ pub fn serve_forever(listener: Socket) -> ! {
         // ANCHOR_END: close
     }
 }
+
+// ANCHOR: accept_failed
+/// What the loop does after any other failed `accept()`, by `errno`. It
+/// returns when calling `accept()` again makes sense, and ends the server
+/// when it does not.
+fn accept_failed(failure: &io::Error) {
+    match failure.raw_os_error() {
+        // Linux's accept() reports an error that the new connection met
+        // on the network, before we took it, as an error of accept()
+        // itself; accept(2) says to treat these like EAGAIN, by retrying.
+        // That connection is gone, the next one is unharmed.
+        Some(
+            libc::ENETDOWN
+            | libc::EPROTO
+            | libc::ENOPROTOOPT
+            | libc::EHOSTDOWN
+            | libc::ENONET
+            | libc::EHOSTUNREACH
+            | libc::EOPNOTSUPP
+            | libc::ENETUNREACH,
+        ) => {}
+        // Out of descriptors (EMFILE: this process; ENFILE: the whole
+        // system) or of memory (ENOBUFS, ENOMEM). The shortage may pass,
+        // so the server must not die of it. But an immediate retry would
+        // fail again at once, thousands of times a second: for EMFILE and
+        // ENFILE, Linux fails before taking the connection off the queue,
+        // so it is still there, waiting. So: say it, pause, try again.
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+            stderr_line(&format!("ERROR on accept: {failure}"));
+            thread::sleep(SHORTAGE_PAUSE);
+        }
+        // EBADF, ENOTSOCK, EINVAL, EFAULT: the listening socket or our
+        // call is wrong, and every retry would fail the same way.
+        _ => error("ERROR on accept", failure),
+    }
+}
+
+/// How long the loop waits after `accept()` found no descriptor or memory
+/// left: short enough that clients barely notice once the shortage is
+/// over, long enough that the loop costs nothing while it lasts.
+const SHORTAGE_PAUSE: Duration = Duration::from_millis(100);
+// ANCHOR_END: accept_failed
 
 // ANCHOR: dostuff
 /// The tutorial's `dostuff()`: all that the service does for one client,

@@ -151,6 +151,14 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
     rules::assert_sigint_restored(&server_bin(), &["0"], Transport::Tcp);
 }
 
+/// A process inherits its parent's signal mask, across fork and exec.
+/// Started with SIGINT and SIGTERM blocked, the server unblocks them, so
+/// each still stops it within 1 s.
+#[test]
+fn signals_stop_a_server_started_with_them_blocked() {
+    rules::assert_stop_signals_unblocked(&server_bin(), &["0"], Transport::Tcp);
+}
+
 /// Ports are decimal integers 0..=65535; anything else, or none, is a
 /// usage error (exit 2) whose message mentions the port. Extra arguments
 /// are usage errors too.

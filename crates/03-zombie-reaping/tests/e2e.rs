@@ -259,6 +259,28 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
     rules::assert_sigint_restored(&server_bin(), DEFAULT, Transport::Tcp);
 }
 
+/// A process inherits its parent's signal mask, across fork and exec.
+/// Started with SIGINT and SIGTERM blocked, the server unblocks them, so
+/// each still stops it within 1 s.
+#[test]
+fn signals_stop_a_server_started_with_them_blocked() {
+    rules::assert_stop_signals_unblocked(&server_bin(), DEFAULT, Transport::Tcp);
+}
+
+/// Installing a SIGCHLD handler does not unblock SIGCHLD, and a blocked
+/// signal never reaches its handler. Started with SIGCHLD blocked (with
+/// `--reap handler`, and with the default), the server unblocks it: 1 s
+/// after 10 clients are done, no child is left.
+#[test]
+fn a_server_started_with_sigchld_blocked_still_reaps() {
+    for args in [HANDLER, DEFAULT] {
+        let server =
+            rules::start_with_blocked(&server_bin(), args, &[Signal::SIGCHLD], Transport::Tcp);
+        burst_answered(&server, &numbered("blocked", 10));
+        assert_all_children_reaped(&server, args);
+    }
+}
+
 /// `--reap` takes `handler` or `ignore`; anything else, or no value, is a
 /// usage error (exit 2).
 #[test]

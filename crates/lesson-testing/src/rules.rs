@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use nix::sys::signal::{SigHandler, Signal};
+use nix::sys::signal::{sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use predicates::prelude::*;
 
 use crate::{client, expects_readiness_line, tcp, udp, Server, Transport};
@@ -175,5 +175,88 @@ pub fn assert_connection_refused(bin: &Path) {
         .stderr(
             predicate::str::contains("ERROR connecting")
                 .and(predicate::str::contains("Connection refused")),
+        );
+}
+
+/// Starts `bin args...` with `signals` blocked. A process inherits its
+/// parent's signal mask, and keeps it across `exec`: a supervisor that
+/// blocks signals (to take them with `sigwait` or `signalfd`) and starts
+/// programs without unblocking them leaves them blocked there too. A
+/// blocked signal stays pending and does nothing, whatever its
+/// disposition, until the program unblocks it.
+pub fn start_with_blocked(
+    bin: &Path,
+    args: &[&str],
+    signals: &[Signal],
+    transport: Transport,
+) -> Server {
+    let blocked: SigSet = signals.iter().copied().collect();
+    let mut command = Command::new(bin);
+    command.args(args);
+    // SAFETY: the closure runs in the forked child just before exec, where
+    // only async-signal-safe calls are allowed: sigprocmask() is one, and
+    // the set it reads was built before the fork and is only read.
+    unsafe {
+        command.pre_exec(move || {
+            sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None).map_err(std::io::Error::from)
+        });
+    }
+    Server::start_command(command, transport)
+}
+
+/// A server started with SIGINT and SIGTERM blocked has unblocked them:
+/// each of the two still stops it within 1 s. Restoring their default
+/// action, which [`assert_sigint_restored`] checks, is not enough for this.
+pub fn assert_stop_signals_unblocked(bin: &Path, args: &[&str], transport: Transport) {
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let mut server = start_with_blocked(
+            bin,
+            args,
+            &[Signal::SIGINT, Signal::SIGTERM],
+            transport.clone(),
+        );
+        server.signal(signal);
+        assert!(
+            server.wait_for_exit(STOP_LIMIT).is_some(),
+            "started with SIGINT and SIGTERM blocked, the server still runs {STOP_LIMIT:?} \
+             after {signal}: it must unblock them at start (sigprocmask), since a blocked \
+             signal stays pending whatever its disposition"
+        );
+    }
+}
+
+/// A Unix-domain server (`bin PATH AFTER...`) given a path where a live
+/// listener is bound: exit 1, and one error line that says `already in
+/// use`. The listener keeps its path: its socket file is still there, and
+/// a client can still reach it.
+pub fn assert_unix_path_in_use_reported(bin: &Path, after: &[&str]) {
+    let dir = crate::unix::SocketDir::new();
+    let path = dir.join("taken.sock");
+    let holder = crate::unix::live_listener(&path);
+    let run = client(bin).arg(&path).args(after).assert().code(1);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("already in use"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one error line: {stderr}");
+    assert!(
+        crate::unix::is_socket_file(&path),
+        "the live listener's socket file is gone"
+    );
+    std::os::unix::net::UnixStream::connect(&path)
+        .expect("the live listener must still be reachable at its path");
+    drop(holder);
+}
+
+/// A Unix-domain client (`bin PATH`) with nothing at PATH: exit 1, and
+/// stderr has `ERROR connecting` and the OS reason.
+pub fn assert_no_such_path(bin: &Path) {
+    let dir = crate::unix::SocketDir::new();
+    client(bin)
+        .arg(dir.join("nothing.sock"))
+        .write_stdin("hello\n")
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("ERROR connecting")
+                .and(predicate::str::contains("No such file or directory")),
         );
 }

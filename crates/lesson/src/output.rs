@@ -3,8 +3,13 @@
 //! A forking server has many processes writing to one stdout. If a line
 //! went out in two `write(2)` calls, another child's line could land in
 //! between. So each line is built in memory first and handed to the kernel
-//! in one `write(2)`, bypassing Rust's stdout buffer (which would also hold
-//! lines back when stdout is a pipe instead of a terminal).
+//! in one `write(2)`, bypassing Rust's stdout. `println!` would not hold a
+//! line back (std's stdout is line-buffered, into a pipe as on a
+//! terminal), but it promises no single write: its buffer hands a line to
+//! the kernel in as many pieces as it needs. Under `strace`, a 2000-byte
+//! message printed with `println!("Here is the message: {message}")` goes
+//! out in three `write(2)` calls: the prefix, the message, the newline.
+//! Its lock keeps the threads of one process apart, never two processes.
 //!
 //! Messages are bytes, not necessarily UTF-8: they are shown lossily, each
 //! ill-formed sequence replaced by U+FFFD.

@@ -22,6 +22,9 @@ fn main() {
     let args = Args::parse("tcp-server PORT", &["PORT"], &[]);
     let port = args.port(0);
     // ANCHOR_END: args
+    // Not in the tutorial: Ctrl-C and `kill` must end us, so SIGINT and
+    // SIGTERM get their default action back and are unblocked, whatever
+    // the process that started us left them as.
     lesson::signals::restore_default_stop_signals();
 
     // ANCHOR: socket
@@ -34,8 +37,9 @@ fn main() {
     // ANCHOR: reuse
     // Not in the tutorial: a server restarted right after a run would find
     // its port held by connections in TIME_WAIT and fail to bind for a
-    // minute. SO_REUSEADDR allows that (it never lets two servers listen
-    // on one port on Linux).
+    // minute. SO_REUSEADDR allows that, provided the old connections had
+    // it set too (ours do: they inherit it from this socket). It never
+    // lets two servers listen on one port on Linux.
     listener
         .set_reuse_address(true)
         .or_die("ERROR on setsockopt");
@@ -90,6 +94,10 @@ fn main() {
     // ANCHOR: close
     // 7. close(): nothing to write. `connection` and `listener` own their
     //    descriptors and close them when they go out of scope, here, so a
-    //    forgotten close() cannot leak one.
+    //    forgotten close() cannot leak one. Like the tutorial, we close
+    //    at once, even with input unread (a line over 255 bytes): the
+    //    kernel then resets the connection instead of closing it gently,
+    //    which our 18 bytes survive but a longer reply might not. The
+    //    book's step 7 explains, and shows the careful way to close.
     // ANCHOR_END: close
 }

@@ -18,7 +18,10 @@ fn main() {
     // A shell may start us with SIGINT ignored (a background job), and a
     // parent that ignores SIGCHLD passes that on to us: the kernel would
     // then reap our children itself and hide the zombies this lesson is
-    // about. Put back the defaults we rely on, before the first fork.
+    // about. Whoever started us may also have left these signals blocked,
+    // and a blocked signal does nothing until it is unblocked. So each one
+    // gets its default action back and is unblocked, before the first
+    // fork (the children inherit both).
     lesson::signals::restore_default_stop_signals();
     lesson::signals::restore_default(&[Signal::SIGCHLD]);
 

@@ -11,6 +11,7 @@
 
 use lesson::args::Args;
 use lesson03_zombie_reaping::Reap;
+use nix::sys::signal::Signal;
 
 /// The usage line, repeated in every usage error.
 const USAGE: &str = "reaping-server PORT [--reap handler|ignore]";
@@ -23,8 +24,12 @@ fn main() {
     lesson::signals::restore_default_stop_signals();
 
     // Before the first fork(): a child that ended before we got ready to
-    // reap would stay a zombie.
+    // reap would stay a zombie. Setting SIGCHLD's disposition (a handler,
+    // or "ignore") leaves the signal mask alone, and a handler never runs
+    // while its signal is blocked: so SIGCHLD is unblocked too, in case
+    // whoever started us had blocked it.
     lesson03_zombie_reaping::reap_children(how);
+    lesson::signals::unblock(&[Signal::SIGCHLD]);
 
     // From here on, lesson 02 exactly.
     let listener = lesson02_fork_server::listen(port);
