@@ -86,11 +86,18 @@ pub fn exchange(mut stream: Stream, message: &[u8]) -> Vec<u8> {
 pub fn read_line(stream: &mut impl Read) -> Vec<u8> {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
-    while let Ok(1) = stream.read(&mut byte) {
-        line.push(byte[0]);
-        if byte[0] == b'\n' {
-            break;
+    loop {
+        match stream.read(&mut byte) {
+            Ok(1) => {
+                line.push(byte[0]);
+                if byte[0] == b'\n' {
+                    return line;
+                }
+            }
+            // A signal (assert_cmd's SIGCHLD handler, when another test's
+            // client exits) interrupted a read with a timeout: not an end.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            _ => return line,
         }
     }
-    line
 }

@@ -6,6 +6,10 @@
 //! - leads a process group of its own, so one `killpg` reaches it and
 //!   everything it forked (a fork server's children), and dropping the
 //!   [`Supervised`] kills that whole group, also when a test fails;
+//! - leaves no zombie behind: the supervising process makes itself a
+//!   *child subreaper*, so the children of a killed server are re-parented
+//!   to it (not to PID 1, which in a container may never reap them), and
+//!   it collects them;
 //! - has its stdout and stderr read into memory as they come, by a thread
 //!   per pipe, so it never blocks on a full pipe;
 //! - can be asked for its output *so far* at any moment, and "so far"
@@ -248,6 +252,7 @@ impl Supervised {
         command: &mut Command,
         watch: Option<(&str, Split, &Sender<Event>)>,
     ) -> io::Result<Supervised> {
+        become_subreaper();
         command
             .process_group(0)
             .stdout(Stdio::piped())
@@ -335,12 +340,14 @@ impl Supervised {
     /// group is killed before the leader is reaped: until then its ID
     /// cannot belong to anybody else.
     pub fn finish(&mut self) -> Option<ExitStatus> {
-        let _ = killpg(Pid::from_raw(self.pid()), Signal::SIGKILL);
+        let group = self.pid();
+        let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
         if self.status.is_none() {
             // In case the leader left its group (setpgid): still ours.
             let _ = self.child.kill();
             self.status = self.child.wait().ok();
         }
+        reap_group_orphans(group);
         self.status
     }
 }
@@ -349,6 +356,38 @@ impl Drop for Supervised {
     fn drop(&mut self) {
         self.finish();
     }
+}
+
+/// Makes this process a child subreaper (`prctl(PR_SET_CHILD_SUBREAPER)`),
+/// once: a process below it whose parent dies is re-parented to it.
+fn become_subreaper() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+    });
+}
+
+/// Collects the members of process group `group` that were re-parented
+/// to us when their parent was killed, waiting (a little) for the SIGKILL
+/// already sent to finish them. Only that group's members are touched, so
+/// another test's children are never reaped behind its back.
+fn reap_group_orphans(group: i32) {
+    let me = std::process::id() as i32;
+    let orphans = || -> Vec<procfs::Process> {
+        procfs::children_of(me)
+            .into_iter()
+            .filter(|p| p.group == group)
+            .collect()
+    };
+    crate::wait_until(Duration::from_secs(2), || {
+        for orphan in orphans() {
+            let _ = kill(Pid::from_raw(orphan.pid), Signal::SIGKILL);
+            if orphan.is_zombie() {
+                let _ = nix::sys::wait::waitpid(Pid::from_raw(orphan.pid), None);
+            }
+        }
+        orphans().is_empty()
+    });
 }
 
 #[cfg(test)]
@@ -390,6 +429,27 @@ mod tests {
                 procfs::process(grandchild).is_none_or(|p| p.is_zombie())
             }),
             "the group's other member survived"
+        );
+    }
+
+    #[test]
+    fn a_killed_groups_orphans_are_reaped_not_left_as_zombies() {
+        let mut command = Command::new("sh");
+        // sh forks a sleeper into its group, then waits.
+        command
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdin(Stdio::null());
+        let run = Supervised::start(&mut command).expect("sh");
+        assert!(crate::wait_until(crate::WAIT, || !run
+            .stdout()
+            .lines()
+            .is_empty()));
+        let sleeper: i32 = run.stdout().lines()[0].parse().expect("a pid");
+        drop(run);
+        assert!(
+            procfs::process(sleeper).is_none(),
+            "the sleeper is still there: {:?}",
+            procfs::process(sleeper)
         );
     }
 
