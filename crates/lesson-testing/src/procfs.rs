@@ -132,12 +132,32 @@ pub fn udp_bound_port(inodes: &HashSet<u64>) -> Option<u16> {
         .map(|e| e.local_address.port())
 }
 
-/// Whether one of `inodes` is a Unix-domain socket bound to `path`.
-pub fn unix_bound(path: &Path, inodes: &HashSet<u64>) -> bool {
-    procfs::net::unix().is_ok_and(|table| {
-        table
-            .iter()
-            .any(|e| inodes.contains(&e.inode) && e.path.as_deref() == Some(path))
+/// `__SO_ACCEPTCON`, the flag `/proc/net/unix` shows (column `Flags`) on a
+/// socket that `listen()` has been called on.
+const ACCEPTING_CONNECTIONS: u32 = 0x0001_0000;
+
+/// Whether one of `inodes` is a Unix-domain socket *listening* at `path`.
+///
+/// Bound is not enough for a stream server: between its `bind()` and its
+/// `listen()`, the socket file exists and the socket is in the table, but
+/// a client's `connect()` is refused. The table tells the two apart by the
+/// `__SO_ACCEPTCON` flag, which the `procfs` crate does not expose, so
+/// that one column is read here: `Num RefCount Protocol Flags Type St
+/// Inode Path`, numbers in hex except the inode.
+pub fn unix_listening(path: &Path, inodes: &HashSet<u64>) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
+        return false;
+    };
+    let wanted = path.as_os_str().to_string_lossy();
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [_, _, _, flags, _, _, inode, ..] = fields[..] else {
+            return false;
+        };
+        let flags = u32::from_str_radix(flags, 16).unwrap_or(0);
+        flags & ACCEPTING_CONNECTIONS != 0
+            && inode.parse().is_ok_and(|i: u64| inodes.contains(&i))
+            && fields[7..].join(" ") == wanted
     })
 }
 
@@ -156,6 +176,17 @@ pub fn connected_tcp_sockets(pid: i32) -> usize {
         .flatten()
         .filter(|e| e.state != TcpState::Listen && inodes.contains(&e.inode))
         .count()
+}
+
+/// The most memory `pid` has had resident at once, in KiB (`VmHWM` in
+/// `/proc/PID/status`, the peak of `VmRSS`): what a server cost in memory
+/// under load. `None` once it has exited.
+pub fn peak_resident_kib(pid: i32) -> Option<u64> {
+    procfs::process::Process::new(pid)
+        .ok()?
+        .status()
+        .ok()?
+        .vmhwm
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub enum Transport {
     Tcp,
     /// A bound UDP socket.
     Udp,
-    /// A Unix-domain socket bound to this path.
+    /// A Unix-domain stream socket listening at this path.
     Unix(PathBuf),
 }
 
@@ -56,7 +56,7 @@ pub fn bound_address(pid: i32, transport: &Transport) -> Option<Address> {
         Transport::Tcp => procfs::tcp_listening_port(&inodes).map(Address::Tcp),
         Transport::Udp => procfs::udp_bound_port(&inodes).map(Address::Udp),
         Transport::Unix(path) => {
-            procfs::unix_bound(path, &inodes).then(|| Address::Unix(path.clone()))
+            procfs::unix_listening(path, &inodes).then(|| Address::Unix(path.clone()))
         }
     }
 }

@@ -41,22 +41,37 @@ pub fn fake_server(
 ) -> (u16, thread::JoinHandle<()>) {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("fake server bind");
     let port = listener.local_addr().expect("fake server address").port();
-    let handle = thread::spawn(move || {
-        listener
-            .set_nonblocking(true)
-            .expect("nonblocking listener");
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    let handle = serve_first_connection(
+        move || listener.accept().ok().map(|(stream, _)| stream),
+        |stream: &TcpStream| {
+            stream.set_nonblocking(false).expect("blocking stream");
+            stream.set_read_timeout(Some(WAIT)).ok();
+        },
+        serve,
+    );
+    (port, handle)
+}
+
+/// A fake server's thread, for any stream domain: polls `accept` (a
+/// non-blocking listener's) for up to [`WAIT`], `prepare`s the first
+/// connection and hands it to `serve`.
+pub(crate) fn serve_first_connection<S: Send + 'static>(
+    mut accept: impl FnMut() -> Option<S> + Send + 'static,
+    prepare: impl FnOnce(&S) + Send + 'static,
+    serve: impl FnOnce(S) + Send + 'static,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    stream.set_nonblocking(false).expect("blocking stream");
-                    stream.set_read_timeout(Some(WAIT)).ok();
-                    serve(stream);
-                    return;
-                }
-                Err(_) => thread::sleep(Duration::from_millis(5)),
+            if let Some(stream) = accept() {
+                prepare(&stream);
+                serve(stream);
+                return;
             }
+            thread::sleep(Duration::from_millis(5));
         }
-    });
-    (port, handle)
+    })
 }

@@ -1,14 +1,18 @@
 //! The Unix domain for the tests (lesson 05): fresh directories for socket
-//! paths, and connecting to a path.
+//! paths, connecting to a path, socket files that are stale or held by a
+//! live listener, paths of a chosen length, and a fake server that shows
+//! exactly what a client sends.
 
-use std::os::unix::fs::DirBuilderExt;
-use std::os::unix::net::UnixStream;
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::stream::Stream;
-use crate::WAIT;
+use crate::{Server, Transport, WAIT};
 
 /// A fresh, private directory for socket paths, removed with everything in
 /// it when dropped. Tests running in parallel each get their own, so their
@@ -70,4 +74,70 @@ pub fn connect(path: &Path) -> Stream {
     stream.set_read_timeout(Some(WAIT)).ok();
     stream.set_write_timeout(Some(WAIT)).ok();
     Stream::Unix(stream)
+}
+
+/// The longest socket path Linux's `sun_path` holds with its NUL: 107.
+pub const MAX_PATH_LEN: usize = 107;
+
+/// A path of exactly `length` bytes inside `dir` (a file name of `x`s
+/// after the directory), for the `sun_path` limit. Fails the test if the
+/// directory's own path is already too long for that.
+pub fn path_of_length(dir: &SocketDir, length: usize) -> PathBuf {
+    let prefix = dir.path().as_os_str().len() + 1;
+    assert!(
+        length > prefix,
+        "the temp dir {} is too long for a {length}-byte socket path (set TMPDIR)",
+        dir.path().display()
+    );
+    let path = dir.join(&"x".repeat(length - prefix));
+    assert_eq!(path.as_os_str().len(), length);
+    path
+}
+
+/// Leaves a *stale* socket file at `path`, as a crashed server does: a
+/// listener is bound there, then closed, and its file stays behind with
+/// no socket behind it.
+pub fn stale_socket_file(path: &Path) {
+    drop(UnixListener::bind(path).unwrap_or_else(|e| panic!("binding {}: {e}", path.display())));
+    assert!(is_socket_file(path), "{} should remain", path.display());
+}
+
+/// A live listener at `path`, for "address already in use": the path is
+/// taken for as long as the returned listener lives.
+pub fn live_listener(path: &Path) -> UnixListener {
+    UnixListener::bind(path).unwrap_or_else(|e| panic!("binding {}: {e}", path.display()))
+}
+
+/// Whether `path` itself (not what a symbolic link there points to) is a
+/// socket file.
+pub fn is_socket_file(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+/// A stand-in Unix-domain server at `path`, to see exactly what a client
+/// sends: it accepts one connection and hands it to `serve` on a thread.
+/// Its accept is bounded by [`WAIT`]. Join the handle to learn whether
+/// `serve`'s assertions held.
+pub fn fake_server(
+    path: &Path,
+    serve: impl FnOnce(UnixStream) + Send + 'static,
+) -> thread::JoinHandle<()> {
+    let listener = live_listener(path);
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    crate::tcp::serve_first_connection(
+        move || listener.accept().ok().map(|(stream, _)| stream),
+        |stream: &UnixStream| {
+            stream.set_nonblocking(false).expect("blocking stream");
+            stream.set_read_timeout(Some(WAIT)).ok();
+        },
+        serve,
+    )
+}
+
+/// Starts the Unix-domain server `bin PATH` and returns once it is
+/// listening at `path`, so that a client may connect at once.
+pub fn start_server(bin: &Path, path: &Path) -> Server {
+    Server::start(bin, &[path], Transport::Unix(path.to_path_buf()))
 }
