@@ -432,3 +432,253 @@ fn row_problems(lesson: &Lesson, packages: &BTreeMap<PathBuf, Package>) -> Vec<S
     }
     problems
 }
+
+/// The lesson's check names: the `#[test]` functions of its tests/e2e.rs.
+fn lesson_checks(lesson: &Lesson) -> std::collections::BTreeSet<String> {
+    let source = fs::read_to_string(lesson.e2e_tests()).unwrap_or_default();
+    crate::exercises::entry::test_functions(&source)
+}
+
+/// A chapter's numbered exercises and its lesson's `exercises.toml` are
+/// one list: each exercise has an entry with its number, and each entry
+/// an exercise. (`cargo xtask exercises` proves what the entries predict;
+/// this keeps the book from gaining an exercise that nothing proves.)
+#[test]
+fn every_chapter_exercise_has_an_entry_and_every_entry_an_exercise() {
+    let mut problems = Vec::new();
+    for lesson in LESSONS {
+        let chapter = format!("docs/src/{}", lesson.chapter);
+        let file = format!("crates/{}/exercises.toml", lesson.dir);
+        let text = fs::read_to_string(lesson.chapter_path()).unwrap_or_default();
+        let numbered: Vec<u32> = crate::exercises::entry::chapter_exercises(&text)
+            .iter()
+            .map(|e| e.number)
+            .collect();
+        let entries = match crate::exercises::load(lesson) {
+            Ok(Some(entries)) => entries,
+            Ok(None) if numbered.is_empty() => continue,
+            Ok(None) => {
+                problems.push(format!(
+                    "{chapter} has {} numbered exercise(s) under `## Exercises`, and {file} does not exist",
+                    numbered.len()
+                ));
+                continue;
+            }
+            Err(message) => {
+                problems.push(message);
+                continue;
+            }
+        };
+        for number in &numbered {
+            if !entries.iter().any(|e| e.number == *number) {
+                problems.push(format!(
+                    "{chapter}: exercise {number} has no entry in {file}"
+                ));
+            }
+        }
+        for entry in &entries {
+            if !numbered.contains(&entry.number) {
+                problems.push(format!(
+                    "{file}:{}: entry {} (\"{}\") is not a numbered exercise of {chapter}'s `## Exercises`",
+                    entry.line, entry.number, entry.title
+                ));
+            }
+        }
+    }
+    assert_no_problems("exercises and their entries disagree", &problems);
+}
+
+/// An entry predicts failures by check name: each name is a `#[test] fn`
+/// of that lesson's tests/e2e.rs, so a renamed check cannot leave a
+/// prediction that nothing could ever meet.
+#[test]
+fn exercise_entries_name_real_checks() {
+    let mut problems = Vec::new();
+    for lesson in LESSONS {
+        let Ok(Some(entries)) = crate::exercises::load(lesson) else {
+            continue;
+        };
+        let checks = lesson_checks(lesson);
+        for entry in entries {
+            let crate::exercises::entry::Expect::Fail(names) = &entry.expect else {
+                continue;
+            };
+            for name in names.iter().filter(|n| !checks.contains(*n)) {
+                problems.push(format!(
+                    "crates/{}/exercises.toml:{}: exercise {} names `{name}`, which is not a #[test] fn of crates/{}/tests/e2e.rs",
+                    lesson.dir, entry.line, entry.number, lesson.dir
+                ));
+            }
+        }
+    }
+    assert_no_problems("predictions naming checks that do not exist", &problems);
+}
+
+/// The names a chapter's exercise writes in backticks are real: a
+/// snake_case name (`handler_reaps_every_child_of_a_burst_of_200`) is
+/// either a check of the lesson (a `#[test] fn` of its tests/e2e.rs) or a
+/// name that the workspace's code uses (`write_all`, `print_message`).
+/// A check renamed in the tests, or misspelt in the book, is neither.
+#[test]
+fn chapter_exercises_name_only_real_checks() {
+    // Every identifier of the code the book can talk about: the crates'
+    // sources, not their tests (a test file's comments may still carry an
+    // old check's name).
+    let mut vocabulary = std::collections::BTreeSet::new();
+    for file in files_with_extension(&workspace_root().join("crates"), ".rs") {
+        if file.components().any(|c| c.as_os_str() == "tests") {
+            continue;
+        }
+        let text = read(&file);
+        vocabulary.extend(
+            text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.contains('_'))
+                .map(str::to_string),
+        );
+    }
+    let mut problems = Vec::new();
+    for lesson in LESSONS {
+        let text = fs::read_to_string(lesson.chapter_path()).unwrap_or_default();
+        let checks = lesson_checks(lesson);
+        for exercise in crate::exercises::entry::chapter_exercises(&text) {
+            for name in crate::exercises::entry::backticked_names(&exercise.text) {
+                if !checks.contains(&name) && !vocabulary.contains(&name) {
+                    problems.push(format!(
+                        "docs/src/{}:{}: exercise {} names `{name}`, which is neither a check of crates/{}/tests/e2e.rs nor a name in the code",
+                        lesson.chapter, exercise.line, exercise.number, lesson.dir
+                    ));
+                }
+            }
+        }
+    }
+    assert_no_problems("exercises naming checks that do not exist", &problems);
+}
+
+/// `mdbook test docs` compiles every `rust` code block of the book. The
+/// blocks that quote the lessons with `{{#include ...}}` are excerpts,
+/// which cannot compile on their own (the crates compile them whole, and
+/// their tests run them), so each is marked `rust,ignore`: the test then
+/// passes, and the book still shows them highlighted.
+#[test]
+fn book_excerpts_are_marked_for_mdbook_test_to_skip() {
+    let docs = workspace_root().join("docs/src");
+    let mut problems = Vec::new();
+    for chapter in files_with_extension(&docs, ".md") {
+        let text = read(&chapter);
+        let mut open: Option<(usize, String)> = None;
+        for (index, line) in text.lines().enumerate() {
+            let Some(info) = line.trim_start().strip_prefix("```") else {
+                if let Some((start, info)) = &open {
+                    let quotes = line.contains("{{#include") || line.contains("{{#rustdoc_include");
+                    let language: Vec<&str> = info.split(',').map(str::trim).collect();
+                    if quotes && language.first() == Some(&"rust") && !language.contains(&"ignore")
+                    {
+                        problems.push(format!(
+                            "{}:{start}: a `rust` block quoting {} is not marked `rust,ignore`",
+                            shown(&chapter),
+                            line.trim()
+                        ));
+                    }
+                }
+                continue;
+            };
+            open = match open {
+                Some(_) => None,
+                None => Some((index + 1, info.trim().to_string())),
+            };
+        }
+    }
+    assert_no_problems("book excerpts that `mdbook test` would compile", &problems);
+}
+
+/// The headings of a chapter (`#`, `##`, ... lines), as written.
+fn headings(chapter: &str) -> Vec<String> {
+    let mut in_code = false;
+    let mut found = Vec::new();
+    for line in chapter.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        } else if !in_code && line.starts_with('#') {
+            found.push(line.trim_start_matches('#').trim().to_string());
+        }
+    }
+    found
+}
+
+/// A failing check tells a student which rule broke and where the book
+/// explains it (see `crate::checkdoc`): so every check in every lesson's
+/// `tests/e2e.rs` has a `Rule:` line and a `Read:` line in its doc
+/// comment, and the heading after `Read:` exists in the lesson's chapter.
+#[test]
+fn every_check_names_its_rule_and_its_section_of_the_book() {
+    let mut problems = Vec::new();
+    for lesson in LESSONS {
+        let chapter = fs::read_to_string(lesson.chapter_path()).unwrap_or_default();
+        let headings = headings(&chapter);
+        let docs = crate::checkdoc::read(lesson);
+        if docs.is_empty() {
+            problems.push(format!("lesson {}: no checks found in tests/e2e.rs", lesson.id()));
+        }
+        for (name, doc) in docs {
+            let at = format!("crates/{}/tests/e2e.rs: {name}", lesson.dir);
+            if doc.rule.is_none() {
+                problems.push(format!("{at}: no `/// Rule: ...` line in its doc comment"));
+            }
+            match doc.heading {
+                None => problems.push(format!("{at}: no `/// Read: \"Heading\"` line")),
+                Some(heading) if !headings.contains(&heading) => problems.push(format!(
+                    "{at}: `Read: \"{heading}\"` is not a heading of docs/src/{}",
+                    lesson.chapter
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    assert_no_problems("checks that cannot point a student to the book", &problems);
+}
+
+/// Every exercise's edits still apply to the code as it is: each `find`
+/// occurs exactly once in its file (after the entry's earlier edits), so
+/// a change to a lesson that breaks an entry is caught by `cargo test`,
+/// in a second, and not only by the minutes-long `cargo xtask exercises`.
+#[test]
+fn exercise_edits_apply_to_the_code_as_it_is() {
+    let root = workspace_root();
+    let mut problems = Vec::new();
+    for lesson in LESSONS {
+        let Ok(Some(entries)) = crate::exercises::load(lesson) else {
+            continue;
+        };
+        for entry in entries {
+            let mut edited: BTreeMap<String, String> = BTreeMap::new();
+            for (index, edit) in entry.edits.iter().enumerate() {
+                let text = match edited.get(&edit.file) {
+                    Some(text) => text.clone(),
+                    None => match fs::read_to_string(root.join(&edit.file)) {
+                        Ok(text) => text,
+                        Err(e) => {
+                            problems.push(format!(
+                                "crates/{}/exercises.toml:{}: exercise {}, edit {}: cannot read {}: {e}",
+                                lesson.dir, entry.line, entry.number, index + 1, edit.file
+                            ));
+                            break;
+                        }
+                    },
+                };
+                let found = text.matches(edit.find.as_str()).count();
+                if found != 1 {
+                    problems.push(format!(
+                        "crates/{}/exercises.toml:{}: exercise {}, edit {}: its `find` occurs {found} times in {} (must be exactly once)",
+                        lesson.dir, entry.line, entry.number, index + 1, edit.file
+                    ));
+                    break;
+                }
+                edited.insert(
+                    edit.file.clone(),
+                    text.replacen(edit.find.as_str(), &edit.replace, 1),
+                );
+            }
+        }
+    }
+    assert_no_problems("exercise edits that no longer apply", &problems);
+}

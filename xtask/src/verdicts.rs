@@ -1,0 +1,90 @@
+//! The checks' verdicts for machines: JUnit XML, which GitHub Classroom,
+//! GitLab and Gradescope-style graders read (written by the `quick-junit`
+//! crate), and JSON (written by `serde_json`). Both carry, for each check,
+//! its lesson, the contract rule it tests, where the book explains it, its
+//! verdict, its duration and what it printed when it failed.
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::check::Check;
+use crate::libtest::Verdict;
+
+/// All checks as one JUnit report: one test suite per lesson.
+pub fn junit(checks: &[Check]) -> Result<String, String> {
+    let mut report = Report::new("lesson checks");
+    let mut lessons: Vec<&str> = checks.iter().map(|c| c.lesson.as_str()).collect();
+    lessons.dedup();
+    for lesson in lessons {
+        let mut suite = TestSuite::new(format!("lesson {lesson}"));
+        for check in checks.iter().filter(|c| c.lesson == lesson) {
+            let mut status = match check.verdict {
+                Verdict::Pass => TestCaseStatus::success(),
+                Verdict::Skip => TestCaseStatus::skipped(),
+                Verdict::Fail => {
+                    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    status.set_description(check.explanation());
+                    status
+                }
+            };
+            if let (Some(note), TestCaseStatus::NonSuccess { .. }) = (&check.note, &status) {
+                status.set_message(note.clone());
+            } else if check.verdict == Verdict::Fail {
+                status.set_message(
+                    check
+                        .doc
+                        .rule
+                        .clone()
+                        .unwrap_or_else(|| "check failed".to_string()),
+                );
+            }
+            let mut case = TestCase::new(check.name.clone(), status);
+            case.set_classname(format!("lesson{lesson}"));
+            if let Some(seconds) = check.seconds {
+                case.set_time(Duration::from_secs_f64(seconds));
+            }
+            if let Some(rule) = &check.doc.rule {
+                case.add_property(Property::new("rule", rule.clone()));
+            }
+            if let Some(read) = &check.doc.read {
+                case.add_property(Property::new("read", read.clone()));
+            }
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string().map_err(|e| e.to_string())
+}
+
+/// All checks as JSON: `{"passed": N, "failed": N, "checks": [...]}`.
+pub fn json(checks: &[Check]) -> Result<String, String> {
+    let entries: Vec<serde_json::Value> = checks
+        .iter()
+        .map(|check| {
+            serde_json::json!({
+                "id": check.id(),
+                "lesson": check.lesson,
+                "name": check.name,
+                "rule": check.doc.rule,
+                "read": check.doc.read,
+                "verdict": match check.verdict {
+                    Verdict::Pass => "pass",
+                    Verdict::Fail => "fail",
+                    Verdict::Skip => "skip",
+                },
+                "duration_s": check.seconds,
+                "note": check.note,
+                "failure": (check.verdict == Verdict::Fail).then(|| check.explanation()),
+            })
+        })
+        .collect();
+    let count = |v: Verdict| checks.iter().filter(|c| c.verdict == v).count();
+    let document = serde_json::json!({
+        "passed": count(Verdict::Pass),
+        "failed": count(Verdict::Fail),
+        "skipped": count(Verdict::Skip),
+        "checks": entries,
+    });
+    serde_json::to_string_pretty(&document).map_err(|e| e.to_string())
+}
