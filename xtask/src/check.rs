@@ -213,7 +213,13 @@ pub fn run(args: &[String]) -> ExitCode {
                     break;
                 }
                 let binary = binaries.get(lesson.package).map(PathBuf::as_path);
-                checks.extend(check_lesson(lesson, binary, &overrides, options.timeout, &style));
+                checks.extend(check_lesson(
+                    lesson,
+                    binary,
+                    &overrides,
+                    options.timeout,
+                    &style,
+                ));
             }
             checks
         }
@@ -232,8 +238,14 @@ pub fn run(args: &[String]) -> ExitCode {
 
     report(&checks, started.elapsed(), &style);
     let written = [
-        options.junit.as_ref().map(|f| (f, crate::verdicts::junit(&checks))),
-        options.json.as_ref().map(|f| (f, crate::verdicts::json(&checks))),
+        options
+            .junit
+            .as_ref()
+            .map(|f| (f, crate::verdicts::junit(&checks))),
+        options
+            .json
+            .as_ref()
+            .map(|f| (f, crate::verdicts::json(&checks))),
     ];
     let mut write_failed = false;
     for (file, contents) in written.into_iter().flatten() {
@@ -535,7 +547,7 @@ fn unfinished_checks(
         Ended::Exited(status) if status.success() => {
             return if reported.is_empty() {
                 let detail = Some(run.stderr.text());
-                vec![Check::failed(lesson, "(no checks ran)", None, Some(detail.unwrap_or_default()))]
+                vec![Check::failed(lesson, "(no checks ran)", None, detail)]
             } else {
                 Vec::new()
             };
@@ -562,7 +574,12 @@ fn unfinished_checks(
             lesson.package,
             run.stderr.text()
         );
-        extra.push(Check::failed(lesson, name, Some(running_note.clone()), Some(detail)));
+        extra.push(Check::failed(
+            lesson,
+            name,
+            Some(running_note.clone()),
+            Some(detail),
+        ));
     }
     let seen: HashSet<&str> = reported
         .iter()
@@ -651,8 +668,13 @@ mod tests {
     #[test]
     fn lessons_are_named_by_number_or_directory() {
         let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let Ok(options) = parse(&args(&["1", "01-tcp-basic", "--timeout=7", "--json", "v.json"]))
-        else {
+        let Ok(options) = parse(&args(&[
+            "1",
+            "01-tcp-basic",
+            "--timeout=7",
+            "--json",
+            "v.json",
+        ])) else {
             panic!("a valid command line was refused");
         };
         assert_eq!(

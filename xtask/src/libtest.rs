@@ -13,7 +13,13 @@ use std::collections::HashMap;
 
 /// The test binary's arguments for JSON events with durations; the binary
 /// also needs `RUSTC_BOOTSTRAP=1` in its environment.
-pub const JSON_ARGS: [&str; 5] = ["-Z", "unstable-options", "--format", "json", "--report-time"];
+pub const JSON_ARGS: [&str; 5] = [
+    "-Z",
+    "unstable-options",
+    "--format",
+    "json",
+    "--report-time",
+];
 
 /// A test's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
