@@ -93,7 +93,7 @@ pub fn converse(server: &Socket) {
 /// socket() and connect() for each address in turn, until one answers.
 /// The socket is made per address because its domain (IPv4 or IPv6) must
 /// match the address. Failing them all reports the last reason.
-fn connect_to_any(addresses: &[SocketAddr]) -> Socket {
+pub fn connect_to_any(addresses: &[SocketAddr]) -> Socket {
     let mut last_failure = io::Error::new(ErrorKind::NotFound, "the host has no address");
     for address in addresses {
         let socket = Socket::new(Domain::for_address(*address), Type::STREAM, None)

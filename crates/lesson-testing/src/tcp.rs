@@ -1,12 +1,14 @@
 //! TCP for the tests: connecting to a server, ports that are free or
 //! taken, and a fake server that shows exactly what a client sends.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use socket2::{Domain, Protocol, Socket, Type};
+
 use crate::stream::Stream;
-use crate::WAIT;
+use crate::{wait_until, WAIT};
 
 /// A connection to `127.0.0.1:port`, with [`WAIT`] as its read and write
 /// timeout.
@@ -74,4 +76,92 @@ pub(crate) fn serve_first_connection<S: Send + 'static>(
             thread::sleep(Duration::from_millis(5));
         }
     })
+}
+
+/// Waits until the other end of `stream` (on this machine: the server)
+/// has read every byte we sent it: until the kernel reports no unread
+/// bytes in the receive queue of the server's side of the connection.
+/// True once it has, false after [`WAIT`].
+///
+/// On loopback a `write` hands its bytes to the peer's receive queue
+/// before it returns, so after a write this tells when the server's
+/// `read` has taken them: a test can then send the next piece knowing
+/// that it arrives in a read of its own, not merged with the last one.
+pub fn wait_until_peer_has_read(stream: &TcpStream) -> bool {
+    let (Ok(SocketAddr::V4(ours)), Ok(SocketAddr::V4(theirs))) =
+        (stream.local_addr(), stream.peer_addr())
+    else {
+        return false;
+    };
+    wait_until(WAIT, || unread_bytes(theirs, ours).is_ok_and(|n| n == 0))
+}
+
+/// How many bytes the TCP socket at `local`, connected to `remote`, has
+/// received that its program has not read yet (its receive queue).
+///
+/// Asked of the kernel through sock_diag, the netlink interface behind
+/// `ss`: one exact lookup of one socket. (`/proc/net/tcp` has the same
+/// number, but reading it walks every TCP socket of the machine, and on a
+/// machine that has just run thousands of test connections, thousands of
+/// them linger in TIME_WAIT: each read then takes a large fraction of a
+/// second.)
+fn unread_bytes(local: SocketAddrV4, remote: SocketAddrV4) -> std::io::Result<u32> {
+    use std::io::{Error, ErrorKind, Read};
+    // The kernel's ABI (linux/netlink.h, linux/sock_diag.h,
+    // linux/inet_diag.h), stable since Linux 3.3.
+    const NETLINK_SOCK_DIAG: i32 = 4;
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLMSG_ERROR: u16 = 2;
+    // A request is a struct nlmsghdr (16 bytes), then a struct
+    // inet_diag_req_v2 (56).
+    const HEADER: usize = 16;
+    const REQUEST: usize = HEADER + 56;
+    // In the reply, after the header: family, state, timer, retrans (4
+    // bytes), the socket id (48), expires (4), then the receive queue.
+    const RQUEUE_AT: usize = HEADER + 4 + 48 + 4;
+
+    let diag = Socket::new(
+        Domain::from(libc::AF_NETLINK),
+        Type::DGRAM,
+        Some(Protocol::from(NETLINK_SOCK_DIAG)),
+    )?;
+    diag.set_read_timeout(Some(WAIT))?;
+
+    let mut request = Vec::with_capacity(REQUEST);
+    // struct nlmsghdr: length, type, flags, sequence, port (0: the kernel).
+    request.extend_from_slice(&(REQUEST as u32).to_ne_bytes());
+    request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    request.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+    request.extend_from_slice(&1u32.to_ne_bytes());
+    request.extend_from_slice(&0u32.to_ne_bytes());
+    // struct inet_diag_req_v2: IPv4, TCP, no extensions, every state.
+    request.extend_from_slice(&[libc::AF_INET as u8, libc::IPPROTO_TCP as u8, 0, 0]);
+    request.extend_from_slice(&u32::MAX.to_ne_bytes());
+    // struct inet_diag_sockid: ports and addresses in network order, any
+    // interface, and "no cookie" (look the socket up by its addresses).
+    request.extend_from_slice(&local.port().to_be_bytes());
+    request.extend_from_slice(&remote.port().to_be_bytes());
+    for address in [local.ip(), remote.ip()] {
+        request.extend_from_slice(&address.octets());
+        request.extend_from_slice(&[0; 12]);
+    }
+    request.extend_from_slice(&0u32.to_ne_bytes());
+    request.extend_from_slice(&[0xff; 8]);
+    debug_assert_eq!(request.len(), REQUEST);
+    diag.send(&request)?;
+
+    let mut reply = [0u8; 512];
+    let received = (&diag).read(&mut reply)?;
+    let field = |at: usize| -> Option<[u8; 4]> { reply.get(at..at + 4)?.try_into().ok() };
+    let message_type = reply
+        .get(4..6)
+        .map(|b| u16::from_ne_bytes([b[0], b[1]]))
+        .unwrap_or_default();
+    if message_type == NLMSG_ERROR || received < RQUEUE_AT + 4 {
+        return Err(Error::new(ErrorKind::NotFound, "no such TCP socket"));
+    }
+    field(RQUEUE_AT)
+        .map(u32::from_ne_bytes)
+        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "short sock_diag reply"))
 }
