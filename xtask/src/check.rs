@@ -494,6 +494,9 @@ fn run_tests(
         .arg(TEST_THREADS)
         .current_dir(lesson.path())
         .env("RUSTC_BOOTSTRAP", "1")
+        // A student reads what the check expected and saw, not a stack
+        // trace of the test harness.
+        .env("RUST_BACKTRACE", "0")
         .envs(env.iter().map(|(k, v)| (k, v)));
     let mut libtest = Libtest::default();
     let mut stderr = Tail::default();
