@@ -240,11 +240,56 @@ impl Demo {
         name: &str,
         extra: &[&str],
     ) -> Result<(Supervised, u16), String> {
+        self.start_server_waiting_in(
+            name,
+            extra,
+            "It now blocks in accept() until a client connects.",
+        )
+    }
+
+    /// As [`Demo::start_server`], then narrates `waiting`: what the server
+    /// blocks in from now on (a `select()` server waits in `select()`, not
+    /// in `accept()`).
+    pub fn start_server_waiting_in(
+        &mut self,
+        name: &str,
+        extra: &[&str],
+        waiting: &str,
+    ) -> Result<(Supervised, u16), String> {
+        self.start_port_server(name, extra, |port| {
+            format!("The server is bound and listening: the kernel chose port {port}. {waiting}")
+        })
+    }
+
+    /// Starts datagram server `name` on port 0 and waits for its readiness
+    /// line, narrated for a socket that is only bound: a datagram server
+    /// has no `listen()` and no `accept()`. Returns the server and its port.
+    pub fn start_datagram_server(
+        &mut self,
+        name: &str,
+        extra: &[&str],
+    ) -> Result<(Supervised, u16), String> {
+        self.start_port_server(name, extra, |port| {
+            format!(
+                "The server's socket is bound to port {port}. No listen(), no accept(): it now \
+                 blocks in recvfrom() until a datagram arrives."
+            )
+        })
+    }
+
+    /// Starts `name 0 EXTRA...`, waits for its `listening on 0.0.0.0:PORT`
+    /// line, and narrates `ready(port)`.
+    fn start_port_server(
+        &mut self,
+        name: &str,
+        extra: &[&str],
+        ready: impl FnOnce(u16) -> String,
+    ) -> Result<(Supervised, u16), String> {
         let path = self.binary(name)?;
         let shown = [&[name, "0"], extra].concat().join(" ");
         self.narrate(&format!(
             "Starting `{shown}`. Port 0 asks the kernel to choose a free port; the server says which \
-             one on stderr once it is listening."
+             one on stderr once it is ready."
         ));
         let mut command = Command::new(path);
         command.arg("0").args(extra).stdin(Stdio::null());
@@ -259,14 +304,11 @@ impl Demo {
         let Some(port) = port else {
             let mut server = server;
             return Err(format!(
-                "{name} ended before it was listening ({})",
+                "{name} ended before it was ready ({})",
                 describe(server.finish())
             ));
         };
-        self.narrate(&format!(
-            "The server is bound and listening: the kernel chose port {port}. It now blocks in \
-             accept() until a client connects."
-        ));
+        self.narrate(&ready(port));
         Ok((server, port))
     }
 
@@ -438,5 +480,49 @@ pub fn describe(status: Option<ExitStatus>) -> String {
             },
             _ => status.to_string(),
         },
+    }
+}
+
+impl Demo {
+    /// Shows `command` as typed at a shell prompt, then `output`, the line
+    /// it would print (computed by the demo itself).
+    pub fn show_command_output(&self, command: &str, output: &str) {
+        println!(
+            "{}",
+            self.style.paint(Color::Dim, &format!("    $ {command}"))
+        );
+        println!("    {output}");
+    }
+
+    /// Starts Unix-domain server `name` at `path` and waits for its
+    /// readiness line (`listening on PATH`), as [`Demo::start_server`]
+    /// does for a port; an error if it exits first. `label` names its
+    /// output.
+    pub fn start_unix_server(
+        &mut self,
+        label: &str,
+        name: &str,
+        path: &std::path::Path,
+    ) -> Result<Supervised, String> {
+        let binary = self.binary(name)?;
+        let mut command = Command::new(binary);
+        command.arg(path).stdin(Stdio::null());
+        let expected = format!("listening on {}", path.display());
+        // A server started earlier under the same label may have printed
+        // the same line: wait for one more.
+        let before = self.log.count(label, Stream::Stderr, &expected);
+        let server = self.spawn(label, &mut command)?;
+        self.wait_for(&format!("the server's line `{expected}`"), |log| {
+            log.count(label, Stream::Stderr, &expected) > before || server.has_exited()
+        })?;
+        if self.log.count(label, Stream::Stderr, &expected) > before {
+            Ok(server)
+        } else {
+            let mut server = server;
+            Err(format!(
+                "{name} ended before it was listening ({})",
+                describe(server.finish())
+            ))
+        }
     }
 }
