@@ -18,7 +18,6 @@
 //! ```
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::{Component, Path};
 
 use super::toml::{self, Pair, Table, Value};
@@ -70,27 +69,8 @@ pub struct Exercise {
     pub line: usize,
 }
 
-/// A problem in an exercises file, with its line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-impl From<toml::Error> for Error {
-    fn from(e: toml::Error) -> Error {
-        Error {
-            line: e.line,
-            message: e.message,
-        }
-    }
-}
+/// A problem in an exercises file, with its line: the reader's own.
+pub use super::toml::Error;
 
 /// Reads the text of an exercises file: every entry, in file order, each
 /// checked for sense on its own (the chapter and the tests are the tidy
