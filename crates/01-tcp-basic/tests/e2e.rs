@@ -42,6 +42,9 @@ fn start_server() -> Server {
 
 /// The tutorial's session: the client sends `hello`, the server prints it
 /// once (its newline not doubled) and answers, and both exit 0.
+///
+/// Rule: 01: the server reads one message, prints `Here is the message: <msg>`, writes `I got your message` back and exits 0; the client prints the reply
+/// Read: "The server, step by step"
 #[test]
 fn client_and_server_exchange_one_message() {
     let mut server = start_server();
@@ -63,6 +66,9 @@ fn client_and_server_exchange_one_message() {
 
 /// `localhost` works as HOST, whichever of ::1 and 127.0.0.1 the resolver
 /// returns first (the server listens on IPv4 only).
+///
+/// Rule: 01: HOST is a name or an address literal, resolved by the system resolver
+/// Read: "From gethostbyname to getaddrinfo"
 #[test]
 fn client_reaches_the_server_through_localhost() {
     let server = start_server();
@@ -80,6 +86,9 @@ fn client_reaches_the_server_through_localhost() {
 
 /// On the wire, the server answers with exactly the 18 bytes
 /// `I got your message`: no newline, no NUL.
+///
+/// Rule: 01: the server writes exactly `I got your message` (18 bytes) back
+/// Read: "Step 6: `write()`"
 #[test]
 fn server_replies_with_exactly_eighteen_bytes() {
     let server = start_server();
@@ -93,6 +102,9 @@ fn server_replies_with_exactly_eighteen_bytes() {
 
 /// On the wire, the client sends the typed line with its newline, and
 /// prints whatever the server replies on a line of its own.
+///
+/// Rule: 01: the client sends the line it read, newline included, and prints the reply on its own line
+/// Read: "Sending"
 #[test]
 fn client_sends_the_line_with_its_newline() {
     let (port, peer) = fake_server(|mut stream| {
@@ -110,6 +122,9 @@ fn client_sends_the_line_with_its_newline() {
 
 /// The prompt appears before the client reads its input, even though its
 /// stdout is a pipe (no buffering holds it back).
+///
+/// Rule: 01: the client prints the prompt `Please enter the message: ` before it reads its line; every binary: stdout is flushed even into a pipe
+/// Read: "Reading the message"
 #[test]
 fn client_prompts_before_reading_input() {
     let (port, peer) = fake_server(|mut stream| {
@@ -139,6 +154,9 @@ fn client_prompts_before_reading_input() {
 
 /// Bytes that are not UTF-8 cross intact and are shown lossily, each bad
 /// sequence as U+FFFD, on both sides.
+///
+/// Rule: every binary: messages — bytes, not necessarily UTF-8, shown lossily
+/// Read: "Step 5: `read()`"
 #[test]
 fn non_utf8_bytes_are_shown_lossily() {
     let server = start_server();
@@ -165,6 +183,9 @@ fn non_utf8_bytes_are_shown_lossily() {
 
 /// A 1000-byte line: the server reads the first 255 bytes (one read, as
 /// taught), the client still prints the reply and exits 0, nobody hangs.
+///
+/// Rule: 01: a line longer than 255 bytes makes neither side crash or hang: the server reads at most 255 bytes, the client still prints the reply and exits 0
+/// Read: "Sending"
 #[test]
 fn a_line_longer_than_255_bytes_is_cut_not_fatal() {
     let mut server = start_server();
@@ -188,6 +209,9 @@ fn a_line_longer_than_255_bytes_is_cut_not_fatal() {
 
 /// End of input before any line: the client sends nothing, half-closes,
 /// and still prints the server's reply.
+///
+/// Rule: 01: end of input before any line: the client sends nothing, half-closes, and still prints the server's reply
+/// Read: "Sending"
 #[test]
 fn empty_input_sends_nothing_and_still_gets_the_reply() {
     let (port, peer) = fake_server(|mut stream| {
@@ -218,6 +242,9 @@ fn empty_input_sends_nothing_and_still_gets_the_reply() {
 
 /// A server that closes without replying: the client fails (exit 1) with
 /// the reading step named, instead of printing an empty reply.
+///
+/// Rule: every binary: exit status — no reply is a runtime failure: exit 1, with `ERROR reading from socket`
+/// Read: "Reading the reply"
 #[test]
 fn client_reports_a_missing_reply() {
     let (port, peer) = fake_server(|mut stream| {
@@ -234,6 +261,9 @@ fn client_reports_a_missing_reply() {
 
 /// A client that connects and vanishes (reset, nothing sent) does not make
 /// the server panic: it ends with 0 or with a one-line ERROR and status 1.
+///
+/// Rule: every binary: errors — a failed call is one `ERROR on <step>: <reason>` line and exit 1, never a panic
+/// Read: "Step 5: `read()`"
 #[test]
 fn a_vanishing_client_does_not_crash_the_server() {
     let mut server = start_server();
@@ -255,12 +285,18 @@ fn a_vanishing_client_does_not_crash_the_server() {
 
 /// A port another socket listens on: exit 1, and the error names the step
 /// (`binding`) and the OS reason.
+///
+/// Rule: every binary: errors — a port in use is `ERROR on binding: Address already in use`, exit 1
+/// Read: "Step 2: `bind()`"
 #[test]
 fn server_reports_a_port_in_use() {
     rules::assert_port_in_use_reported(&server_bin(), &[]);
 }
 
 /// Nothing listening: exit 1 with `ERROR connecting` and the OS reason.
+///
+/// Rule: 01: nothing listening: the client exits 1, stderr has `ERROR connecting` and `Connection refused`
+/// Read: "Connecting"
 #[test]
 fn client_reports_connection_refused() {
     rules::assert_connection_refused(&client_bin());
@@ -268,6 +304,9 @@ fn client_reports_connection_refused() {
 
 /// A host the resolver does not know (`.invalid` never resolves): exit 1
 /// with `no such host`.
+///
+/// Rule: 01: unknown host: the client exits 1, stderr has `no such host`
+/// Read: "Looking up the host"
 #[test]
 fn client_reports_an_unknown_host() {
     client(&client_bin())
@@ -280,6 +319,9 @@ fn client_reports_an_unknown_host() {
 
 /// Ports are decimal integers 0..=65535; anything else, or none, is a
 /// usage error (exit 2) whose message mentions the port.
+///
+/// Rule: every binary: PORT — a decimal integer 0..=65535; anything else, or none, exits 2 with a message that mentions the port
+/// Read: "The port argument"
 #[test]
 fn bad_or_missing_ports_are_usage_errors() {
     rules::assert_bad_ports_rejected(&server_bin(), &[], &[]);
@@ -287,6 +329,9 @@ fn bad_or_missing_ports_are_usage_errors() {
 }
 
 /// Extra arguments are usage errors too (exit 2), not silently ignored.
+///
+/// Rule: every binary: exit status — an extra argument is a usage error, exit 2
+/// Read: "The port argument"
 #[test]
 fn extra_arguments_are_usage_errors() {
     client(&server_bin()).args(["0", "1"]).assert().code(2);
@@ -297,6 +342,9 @@ fn extra_arguments_are_usage_errors() {
 }
 
 /// `-h` and `--help`, anywhere on the line: usage on stdout, exit 0.
+///
+/// Rule: every binary: arguments — `-h`/`--help` prints a usage text on stdout and exits 0
+/// Read: "The port argument"
 #[test]
 fn help_prints_usage_and_exits_zero() {
     rules::assert_help(&server_bin(), &["0"]);
@@ -304,12 +352,18 @@ fn help_prints_usage_and_exits_zero() {
 }
 
 /// The readiness line names the port the kernel really chose for port 0.
+///
+/// Rule: every binary: readiness — once listening, a server prints `listening on 0.0.0.0:PORT` with its real port
+/// Read: "The readiness line, and why nobody sleeps"
 #[test]
 fn readiness_line_names_the_real_port() {
     rules::assert_readiness_line(&start_server());
 }
 
 /// SIGINT and SIGTERM stop a server waiting in accept within 1 s.
+///
+/// Rule: every binary: stopping — a server ends within 1 s of SIGINT or SIGTERM, also 01's while it waits in `accept`
+/// Read: "The port argument"
 #[test]
 fn signals_stop_a_server_waiting_in_accept() {
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
@@ -319,6 +373,9 @@ fn signals_stop_a_server_waiting_in_accept() {
 
 /// A shell starts a background job with SIGINT ignored; the server puts
 /// the default action back, so SIGINT still stops it within 1 s.
+///
+/// Rule: every binary: stopping — a server restores SIGINT's default action at start, so SIGINT stops it even if it was started ignored
+/// Read: "The port argument"
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
     rules::assert_sigint_restored(&server_bin(), &["0"], Transport::Tcp);
@@ -327,6 +384,9 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
 /// A process inherits its parent's signal mask, across fork and exec.
 /// Started with SIGINT and SIGTERM blocked, the server unblocks them, so
 /// each still stops it within 1 s while it waits in accept.
+///
+/// Rule: every binary: stopping — a server unblocks SIGINT and SIGTERM at start, so either stops it even if it was started with them blocked
+/// Read: "The port argument"
 #[test]
 fn signals_stop_a_server_started_with_them_blocked() {
     rules::assert_stop_signals_unblocked(&server_bin(), &["0"], Transport::Tcp);

@@ -48,6 +48,9 @@ fn assert_zombies(server: &Server, count: usize) {
 
 /// The tutorial's session, through a fork: the client sends `hello`, the
 /// child prints it once and answers, and the server keeps running.
+///
+/// Rule: 02: the server runs until stopped; a forked child serves each connection exactly as in 01
+/// Read: "Step 6: the child"
 #[test]
 fn client_and_server_exchange_one_message() {
     let mut server = start_server();
@@ -64,6 +67,9 @@ fn client_and_server_exchange_one_message() {
 
 /// On the wire, each child answers with exactly the 18 bytes
 /// `I got your message`, as lesson 01's server did.
+///
+/// Rule: 02: each child writes exactly `I got your message` (18 bytes) back, as in 01
+/// Read: "`dostuff`: the service itself"
 #[test]
 fn server_replies_with_exactly_eighteen_bytes() {
     let server = start_server();
@@ -80,6 +86,9 @@ fn server_replies_with_exactly_eighteen_bytes() {
 
 /// A client that connects and then says nothing must not hold up the next
 /// client: the fork server gives each connection its own process.
+///
+/// Rule: 02: a client that connects and stays silent does not delay other clients
+/// Read: "Why one process per connection"
 #[test]
 fn silent_client_does_not_delay_another() {
     forking::silent_client_does_not_delay_another(&start_server(), &client_bin());
@@ -87,6 +96,9 @@ fn silent_client_does_not_delay_another() {
 
 /// Fifty clients one after another, each the real client binary: every one
 /// is answered, and every message printed once.
+///
+/// Rule: 02: an accept loop, one forked child per connection, for as long as the server runs
+/// Read: "Step 4: `accept()` in a loop"
 #[test]
 fn fifty_sequential_clients_are_all_answered() {
     forking::fifty_sequential_clients(&start_server(), &client_bin());
@@ -94,6 +106,9 @@ fn fifty_sequential_clients_are_all_answered() {
 
 /// Twenty clients at the same time, each the real client binary on a
 /// thread of its own: all answered, every message printed once.
+///
+/// Rule: 02: one forked child per connection, so clients are served at the same time
+/// Read: "Step 5: `fork()`, the call that returns twice"
 #[test]
 fn twenty_concurrent_clients_are_all_answered() {
     forking::twenty_concurrent_clients(&start_server(), &client_bin());
@@ -101,6 +116,9 @@ fn twenty_concurrent_clients_are_all_answered() {
 
 /// The parent closes every connection it hands to a child: its count of
 /// open descriptors is the same after 100 connections as after 1.
+///
+/// Rule: 02: the parent leaks no descriptors: it closes each connected socket, so its count is the same after 100 connections as after 1
+/// Read: "Step 7: the parent, and who closes what"
 #[test]
 fn parent_descriptor_count_does_not_grow() {
     forking::descriptor_count_does_not_grow(&start_server());
@@ -109,6 +127,9 @@ fn parent_descriptor_count_does_not_grow() {
 /// Fifty concurrent children print through one stdout; each line is
 /// written whole, so every line is exactly one expected line and each
 /// message appears once.
+///
+/// Rule: every binary: stdout — every line is written whole (one write per line), so concurrent children's lines never interleave
+/// Read: "`dostuff`: the service itself"
 #[test]
 fn stdout_lines_stay_whole_under_fifty_concurrent_clients() {
     forking::stdout_lines_stay_whole(&start_server());
@@ -116,6 +137,9 @@ fn stdout_lines_stay_whole_under_fifty_concurrent_clients() {
 
 /// This server never waits for its children: once their clients are done,
 /// they stay zombies (state Z) for as long as the server runs.
+///
+/// Rule: 02: the server deliberately does not reap its children: finished children stay zombies while it runs
+/// Read: "Zombies"
 #[test]
 fn finished_children_stay_zombies() {
     let server = start_server();
@@ -126,6 +150,9 @@ fn finished_children_stay_zombies() {
 /// A parent that ignores SIGCHLD passes that on, and the kernel would then
 /// reap the children behind the server's back. The server restores the
 /// default, so its finished children still show as zombies.
+///
+/// Rule: every binary: stopping — servers that fork restore SIGCHLD's default action at start, so an inherited `SIG_IGN` does not reap behind their back
+/// Read: "The program"
 #[test]
 fn inherited_ignored_sigchld_does_not_hide_the_zombies() {
     let server = rules::start_with_ignored(&server_bin(), &["0"], Signal::SIGCHLD, Transport::Tcp);
@@ -135,6 +162,9 @@ fn inherited_ignored_sigchld_does_not_hide_the_zombies() {
 
 /// SIGINT and SIGTERM stop the server within 1 s, also after it has forked
 /// children.
+///
+/// Rule: every binary: stopping — a server ends within 1 s of SIGINT or SIGTERM
+/// Read: "The program"
 #[test]
 fn signals_stop_the_server_within_a_second() {
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
@@ -146,6 +176,9 @@ fn signals_stop_the_server_within_a_second() {
 
 /// A shell starts a background job with SIGINT ignored; the server puts
 /// the default action back, so SIGINT still stops it within 1 s.
+///
+/// Rule: every binary: stopping — a server restores SIGINT's default action at start, so SIGINT stops it even if it was started ignored
+/// Read: "The program"
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
     rules::assert_sigint_restored(&server_bin(), &["0"], Transport::Tcp);
@@ -154,6 +187,9 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
 /// A process inherits its parent's signal mask, across fork and exec.
 /// Started with SIGINT and SIGTERM blocked, the server unblocks them, so
 /// each still stops it within 1 s.
+///
+/// Rule: every binary: stopping — a server unblocks SIGINT and SIGTERM at start, so either stops it even if it was started with them blocked
+/// Read: "A signal's action, and the signal mask"
 #[test]
 fn signals_stop_a_server_started_with_them_blocked() {
     rules::assert_stop_signals_unblocked(&server_bin(), &["0"], Transport::Tcp);
@@ -162,6 +198,9 @@ fn signals_stop_a_server_started_with_them_blocked() {
 /// Ports are decimal integers 0..=65535; anything else, or none, is a
 /// usage error (exit 2) whose message mentions the port. Extra arguments
 /// are usage errors too.
+///
+/// Rule: every binary: PORT — a decimal integer 0..=65535; anything else, none, or an extra argument exits 2
+/// Read: "The program"
 #[test]
 fn bad_or_missing_ports_are_usage_errors() {
     rules::assert_bad_ports_rejected(&server_bin(), &[], &[]);
@@ -173,6 +212,9 @@ fn bad_or_missing_ports_are_usage_errors() {
 }
 
 /// `-h` and `--help`: usage on stdout, exit 0, for server and client.
+///
+/// Rule: every binary: arguments — `-h`/`--help` prints a usage text on stdout and exits 0
+/// Read: "The program"
 #[test]
 fn help_prints_usage_and_exits_zero() {
     rules::assert_help(&server_bin(), &["0"]);
@@ -180,6 +222,9 @@ fn help_prints_usage_and_exits_zero() {
 }
 
 /// The readiness line names the port the kernel really chose for port 0.
+///
+/// Rule: every binary: readiness — once listening, a server prints `listening on 0.0.0.0:PORT` with its real port
+/// Read: "Steps 1 to 3: `socket()`, `bind()`, `listen()`"
 #[test]
 fn readiness_line_names_the_real_port() {
     rules::assert_readiness_line(&start_server());
@@ -187,6 +232,9 @@ fn readiness_line_names_the_real_port() {
 
 /// A port another socket listens on: exit 1, and the error names the step
 /// (`binding`) and the OS reason.
+///
+/// Rule: every binary: errors — a port in use is `ERROR on binding: Address already in use`, exit 1
+/// Read: "Steps 1 to 3: `socket()`, `bind()`, `listen()`"
 #[test]
 fn server_reports_a_port_in_use() {
     rules::assert_port_in_use_reported(&server_bin(), &[]);
@@ -194,7 +242,44 @@ fn server_reports_a_port_in_use() {
 
 /// The client is lesson 01's: with nothing listening it exits 1 and says
 /// `ERROR connecting` and `Connection refused`.
+///
+/// Rule: 01 (the client is 01's): nothing listening: exit 1, stderr has `ERROR connecting` and `Connection refused`
+/// Read: "Lesson 02: One process per connection"
 #[test]
 fn client_reports_connection_refused() {
     rules::assert_connection_refused(&client_bin());
+}
+
+/// Each child closes its copy of the listening socket before it serves
+/// its client: while a silent client keeps its child busy, that child
+/// holds no listening socket (a child that kept it would hold the port
+/// after the server stopped). A server that forks no child at all is left
+/// to the checks that count children.
+///
+/// Rule: 02: the child closes the listening socket, serves one message exactly as in 01 and exits
+/// Read: "Step 7: the parent, and who closes what"
+#[test]
+fn children_do_not_keep_the_listening_socket() {
+    use lesson_testing::procfs::socket_inodes;
+    // Long enough for a fork on a busy machine; a child that has not let
+    // go of the listener by then never will.
+    const LIMIT: Duration = Duration::from_secs(3);
+    let server = start_server();
+    // Before any client, the only socket the server holds is the one it
+    // listens on (cheaper to learn here than from /proc/net/tcp, which a
+    // busy machine fills with tens of thousands of entries).
+    let listener = socket_inodes(server.pid());
+    assert!(!listener.is_empty(), "the server holds no socket");
+    let _silent = server.connect();
+    if !wait_until(LIMIT, || server.children().len() == 1) {
+        return;
+    }
+    let child = server.children()[0].pid;
+    let let_go = wait_until(LIMIT, || socket_inodes(child).is_disjoint(&listener));
+    assert!(
+        let_go,
+        "the child serving a silent client (pid {child}) still holds the listening socket \
+         on port {} {LIMIT:?} after it was forked",
+        server.port()
+    );
 }

@@ -77,6 +77,9 @@ fn no_zombie_survives_a_burst_of_200(args: &[&str]) {
 
 /// The tutorial's session: the client sends `hello`, a child prints it
 /// once and answers, the server keeps running and leaves no zombie.
+///
+/// Rule: 03: as 02, and children are reaped: a child serves the connection, the server keeps running, no zombie stays
+/// Read: "The program"
 #[test]
 fn client_and_server_exchange_one_message() {
     let mut server = start_server(DEFAULT);
@@ -95,6 +98,9 @@ fn client_and_server_exchange_one_message() {
 /// With the SIGCHLD handler (`--reap handler`): 200 clients at once, and no
 /// child is left 1 s after they are done. A handler that reaps only one
 /// child per signal fails here, because the signals coalesce.
+///
+/// Rule: 03: with `--reap handler`, no child stays a zombie more than 1 s after its client is done, also when 200 clients connect at once (signals coalesce)
+/// Read: "The handler: reap everything, not one"
 #[test]
 fn handler_reaps_every_child_of_a_burst_of_200() {
     no_zombie_survives_a_burst_of_200(HANDLER);
@@ -102,12 +108,18 @@ fn handler_reaps_every_child_of_a_burst_of_200() {
 
 /// With SIGCHLD ignored (`--reap ignore`): 200 clients at once, and no
 /// child is left 1 s after they are done.
+///
+/// Rule: 03: `--reap ignore` sets SIGCHLD to SIG_IGN: no child stays a zombie more than 1 s, also after 200 clients at once
+/// Read: "The AIX way: ignore SIGCHLD"
 #[test]
 fn ignore_reaps_every_child_of_a_burst_of_200() {
     no_zombie_survives_a_burst_of_200(IGNORE);
 }
 
 /// Without `--reap`, the server reaps too (the handler is the default).
+///
+/// Rule: 03: `--reap handler` is the default: without the option no child stays a zombie more than 1 s either
+/// Read: "The program"
 #[test]
 fn the_default_reaps_every_child_of_a_burst_of_200() {
     no_zombie_survives_a_burst_of_200(DEFAULT);
@@ -117,6 +129,9 @@ fn the_default_reaps_every_child_of_a_burst_of_200() {
 /// client keeps its child busy, the other children are reaped as they
 /// end, the busy child is untouched, and the server still accepts new
 /// clients. A handler calling a blocking wait() would hang the server here.
+///
+/// Rule: 03: the handler reaps with `waitpid(-1, WNOHANG)` in a loop: it never waits for a child still serving
+/// Read: "The handler: reap everything, not one"
 #[test]
 fn reaping_never_waits_for_a_child_still_serving() {
     for args in STRATEGIES {
@@ -152,6 +167,9 @@ fn reaping_never_waits_for_a_child_still_serving() {
 
 /// A client that connects and then says nothing must not hold up the next
 /// client: each connection has its own process, whichever way of reaping.
+///
+/// Rule: 02: a client that connects and stays silent does not delay other clients (and 03: no zombie stays)
+/// Read: "The checks"
 #[test]
 fn silent_client_does_not_delay_another() {
     for args in STRATEGIES {
@@ -164,6 +182,9 @@ fn silent_client_does_not_delay_another() {
 /// Fifty clients one after another, each the real client binary, with each
 /// way of reaping: every one answered, every message printed once, and no
 /// child left behind.
+///
+/// Rule: 02: an accept loop, one forked child per connection (and 03: no zombie stays)
+/// Read: "The checks"
 #[test]
 fn fifty_sequential_clients_are_all_answered() {
     for args in STRATEGIES {
@@ -176,6 +197,9 @@ fn fifty_sequential_clients_are_all_answered() {
 /// Twenty clients at the same time, each the real client binary on a
 /// thread of its own, with each way of reaping: all answered, every
 /// message printed once, and no child left behind.
+///
+/// Rule: 02: one forked child per connection, so clients are served at the same time (and 03: no zombie stays)
+/// Read: "The checks"
 #[test]
 fn twenty_concurrent_clients_are_all_answered() {
     for args in STRATEGIES {
@@ -188,6 +212,9 @@ fn twenty_concurrent_clients_are_all_answered() {
 /// The parent closes every connection it hands to a child, whichever way
 /// of reaping: its count of open descriptors is the same after 100
 /// connections as after 1.
+///
+/// Rule: 02: the parent leaks no descriptors: its count is the same after 100 connections as after 1
+/// Read: "The checks"
 #[test]
 fn parent_descriptor_count_does_not_grow() {
     for args in STRATEGIES {
@@ -198,6 +225,9 @@ fn parent_descriptor_count_does_not_grow() {
 /// Fifty concurrent children print through one stdout; each line is
 /// written whole, so every line is exactly one expected line and each
 /// message appears once.
+///
+/// Rule: every binary: stdout — every line is written whole (one write per line), so concurrent children's lines never interleave
+/// Read: "The checks"
 #[test]
 fn stdout_lines_stay_whole_under_fifty_concurrent_clients() {
     forking::stdout_lines_stay_whole(&start_server(DEFAULT));
@@ -207,6 +237,9 @@ fn stdout_lines_stay_whole_under_fifty_concurrent_clients() {
 /// (the signal may interrupt it with EINTR), never stops the server: a
 /// storm of extra SIGCHLDs during a burst of 50 clients, and all are
 /// answered, the server still runs, and no child is left.
+///
+/// Rule: 03: an `accept` interrupted by the signal (EINTR) does not stop the server
+/// Read: "`SA_RESTART` and `EINTR`"
 #[test]
 fn a_storm_of_sigchld_does_not_stop_the_server() {
     for args in [HANDLER, IGNORE] {
@@ -241,6 +274,9 @@ fn a_storm_of_sigchld_does_not_stop_the_server() {
 
 /// SIGINT and SIGTERM stop the server within 1 s, whichever way of
 /// reaping, also after it has forked (and reaped) children.
+///
+/// Rule: every binary: stopping — a server ends within 1 s of SIGINT or SIGTERM
+/// Read: "The program"
 #[test]
 fn signals_stop_the_server_within_a_second() {
     for args in STRATEGIES {
@@ -254,6 +290,9 @@ fn signals_stop_the_server_within_a_second() {
 
 /// A shell starts a background job with SIGINT ignored; the server puts
 /// the default action back, so SIGINT still stops it within 1 s.
+///
+/// Rule: every binary: stopping — a server restores SIGINT's default action at start, so SIGINT stops it even if it was started ignored
+/// Read: "The program"
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
     rules::assert_sigint_restored(&server_bin(), DEFAULT, Transport::Tcp);
@@ -262,6 +301,9 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
 /// A process inherits its parent's signal mask, across fork and exec.
 /// Started with SIGINT and SIGTERM blocked, the server unblocks them, so
 /// each still stops it within 1 s.
+///
+/// Rule: every binary: stopping — a server unblocks SIGINT and SIGTERM at start, so either stops it even if it was started with them blocked
+/// Read: "The program"
 #[test]
 fn signals_stop_a_server_started_with_them_blocked() {
     rules::assert_stop_signals_unblocked(&server_bin(), DEFAULT, Transport::Tcp);
@@ -271,6 +313,9 @@ fn signals_stop_a_server_started_with_them_blocked() {
 /// signal never reaches its handler. Started with SIGCHLD blocked (with
 /// `--reap handler`, and with the default), the server unblocks it: 1 s
 /// after 10 clients are done, no child is left.
+///
+/// Rule: every binary: stopping — servers that fork unblock SIGCHLD at start; 03: so the handler still reaps every child within 1 s
+/// Read: "A blocked SIGCHLD"
 #[test]
 fn a_server_started_with_sigchld_blocked_still_reaps() {
     for args in [HANDLER, DEFAULT] {
@@ -283,6 +328,9 @@ fn a_server_started_with_sigchld_blocked_still_reaps() {
 
 /// `--reap` takes `handler` or `ignore`; anything else, or no value, is a
 /// usage error (exit 2).
+///
+/// Rule: 03: `--reap` takes `handler` or `ignore`; anything else, or no value, is a usage error, exit 2
+/// Read: "The program"
 #[test]
 fn an_unknown_way_to_reap_is_a_usage_error() {
     client(&server_bin())
@@ -302,6 +350,9 @@ fn an_unknown_way_to_reap_is_a_usage_error() {
 
 /// Ports are decimal integers 0..=65535; anything else, or none, is a
 /// usage error (exit 2) whose message mentions the port.
+///
+/// Rule: every binary: PORT — a decimal integer 0..=65535; anything else, none, or an extra argument exits 2
+/// Read: "The program"
 #[test]
 fn bad_or_missing_ports_are_usage_errors() {
     rules::assert_bad_ports_rejected(&server_bin(), &[], &[]);
@@ -312,6 +363,9 @@ fn bad_or_missing_ports_are_usage_errors() {
 }
 
 /// `-h` and `--help`: usage on stdout, exit 0, for server and client.
+///
+/// Rule: every binary: arguments — `-h`/`--help` prints a usage text on stdout and exits 0
+/// Read: "The program"
 #[test]
 fn help_prints_usage_and_exits_zero() {
     rules::assert_help(&server_bin(), &["0", "--reap", "ignore"]);
@@ -320,6 +374,9 @@ fn help_prints_usage_and_exits_zero() {
 
 /// The readiness line names the port the kernel really chose for port 0,
 /// whichever way of reaping.
+///
+/// Rule: every binary: readiness — once listening, a server prints `listening on 0.0.0.0:PORT` with its real port
+/// Read: "The checks"
 #[test]
 fn readiness_line_names_the_real_port() {
     for args in STRATEGIES {
@@ -329,6 +386,9 @@ fn readiness_line_names_the_real_port() {
 
 /// A port another socket listens on: exit 1, and the error names the step
 /// (`binding`) and the OS reason, whichever way of reaping.
+///
+/// Rule: every binary: errors — a port in use is `ERROR on binding: Address already in use`, exit 1
+/// Read: "The program"
 #[test]
 fn server_reports_a_port_in_use() {
     rules::assert_port_in_use_reported(&server_bin(), &["--reap", "handler"]);
@@ -337,7 +397,38 @@ fn server_reports_a_port_in_use() {
 
 /// The client is lesson 01's: with nothing listening it exits 1 and says
 /// `ERROR connecting` and `Connection refused`.
+///
+/// Rule: 01 (the client is 01's): nothing listening: exit 1, stderr has `ERROR connecting` and `Connection refused`
+/// Read: "Lesson 03: Reaping zombies"
 #[test]
 fn client_reports_connection_refused() {
     rules::assert_connection_refused(&client_bin());
+}
+
+/// `--reap` is obeyed, not only parsed: with `--reap handler`, and with no
+/// option, the server has a SIGCHLD handler installed (`SigCgt` in
+/// `/proc/PID/status`); with `--reap ignore` it has none, and the kernel
+/// reaps. (The burst checks see that the children go; this one sees who
+/// takes them.)
+///
+/// Rule: 03: `--reap ignore` sets SIGCHLD to SIG_IGN; `--reap handler` (the default) installs a SIGCHLD handler
+/// Read: "What Linux does today"
+#[test]
+fn each_way_of_reaping_is_the_one_asked_for() {
+    use lesson_testing::procfs::{signal_masks, SignalMasks};
+    for (args, handler) in [(HANDLER, true), (DEFAULT, true), (IGNORE, false)] {
+        let server = start_server(args);
+        let caught =
+            || signal_masks(server.pid()).map(|m| SignalMasks::has(m.caught, Signal::SIGCHLD));
+        let as_asked = wait_until(REAP_LIMIT, || caught() == Some(handler));
+        let shown = signal_masks(server.pid()).map_or("nothing".to_string(), |m| {
+            format!("SigCgt {:016x}, SigIgn {:016x}", m.caught, m.ignored)
+        });
+        assert!(
+            as_asked,
+            "with {args:?}, SIGCHLD (bit 0x10000) should {} a handler; /proc/{}/status shows {shown}",
+            if handler { "have" } else { "not have" },
+            server.pid(),
+        );
+    }
 }

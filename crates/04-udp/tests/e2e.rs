@@ -59,6 +59,9 @@ fn ask(server: &Server, message: &[u8]) -> Vec<u8> {
 /// The tutorial's session: the client sends `hello` as one datagram, the
 /// server prints it once (its newline not doubled) and answers, the
 /// client prints the answer and exits 0, and the server keeps running.
+///
+/// Rule: 04: each datagram prints `Received a datagram: <msg>` and is answered; the client prints the reply and exits 0; the server runs until stopped
+/// Read: "The server, step by step"
 #[test]
 fn client_and_server_exchange_one_message() {
     let mut server = start_server();
@@ -80,6 +83,9 @@ fn client_and_server_exchange_one_message() {
 
 /// `localhost` works as HOST, whichever of ::1 and 127.0.0.1 the resolver
 /// returns first (the server is bound to IPv4 only).
+///
+/// Rule: 04: HOST is a name or an address, resolved by the system resolver
+/// Read: "Looking up the host"
 #[test]
 fn client_reaches_the_server_through_localhost() {
     let server = start_server();
@@ -97,6 +103,9 @@ fn client_reaches_the_server_through_localhost() {
 
 /// On the wire, the server answers each datagram with exactly the 17
 /// bytes `Got your message\n`, sent from its port to the sender's.
+///
+/// Rule: 04: the reply is `Got your message` plus a newline, exactly 17 bytes, sent to the datagram's sender
+/// Read: "Step 5: `sendto()`"
 #[test]
 fn server_replies_with_exactly_seventeen_bytes() {
     let server = start_server();
@@ -110,6 +119,9 @@ fn server_replies_with_exactly_seventeen_bytes() {
 /// Three datagrams sent back to back, without waiting for answers, are
 /// three messages: three lines (never merged into one, never split) and
 /// three answers.
+///
+/// Rule: 04: datagrams are never merged or split: one line and one reply per datagram
+/// Read: "Streams and datagrams"
 #[test]
 fn three_datagrams_give_three_lines_and_three_replies() {
     let server = start_server();
@@ -140,6 +152,9 @@ fn three_datagrams_give_three_lines_and_three_replies() {
 /// A 2000-byte datagram: one line with its first 1024 bytes that says the
 /// datagram was truncated, an answer all the same, and the rest of it
 /// discarded, not served as a second datagram.
+///
+/// Rule: 04: a datagram over 1024 bytes does not crash the server: it prints the first 1024 bytes, says the datagram was truncated, and replies
+/// Read: "Step 3: `recvfrom()`"
 #[test]
 fn a_long_datagram_is_cut_reported_and_still_answered() {
     let server = start_server();
@@ -167,6 +182,9 @@ fn a_long_datagram_is_cut_reported_and_still_answered() {
 }
 
 /// An empty datagram is a datagram: it gets its line and its answer.
+///
+/// Rule: 04: each datagram, an empty one too, prints one line and gets the reply
+/// Read: "The message"
 #[test]
 fn an_empty_datagram_is_served_too() {
     let server = start_server();
@@ -176,6 +194,9 @@ fn an_empty_datagram_is_served_too() {
 
 /// Bytes that are not UTF-8 cross intact and are shown lossily, each bad
 /// sequence as U+FFFD, on both sides.
+///
+/// Rule: every binary: messages — bytes, not necessarily UTF-8, shown lossily
+/// Read: "Step 4: one line per datagram"
 #[test]
 fn non_utf8_bytes_are_shown_lossily() {
     let server = start_server();
@@ -195,6 +216,9 @@ fn non_utf8_bytes_are_shown_lossily() {
 
 /// A client that sent a datagram and vanished before the answer does not
 /// stop the server: the next client is served.
+///
+/// Rule: 04: the server runs until stopped: a client that vanished before its reply does not stop it
+/// Read: "Step 5: `sendto()`"
 #[test]
 fn a_vanished_client_does_not_stop_the_server() {
     let server = start_server();
@@ -215,6 +239,9 @@ fn a_vanished_client_does_not_stop_the_server() {
 
 /// On the wire, the client sends the typed line, newline included, as
 /// ONE datagram, and prints whatever comes back on a line of its own.
+///
+/// Rule: 04: the client sends the line it read, newline included, as one datagram, and prints the reply
+/// Read: "The message"
 #[test]
 fn client_sends_the_line_as_one_datagram() {
     let fake = FakeServer::answering_after(0, b"fake reply");
@@ -228,6 +255,9 @@ fn client_sends_the_line_as_one_datagram() {
 
 /// The prompt appears before the client reads its input, even though its
 /// stdout is a pipe (no buffering holds it back).
+///
+/// Rule: 04: the client prints the prompt `Please enter the message: ` before it reads its line
+/// Read: "The message"
 #[test]
 fn client_prompts_before_reading_input() {
     let fake = FakeServer::answering_after(0, REPLY);
@@ -256,6 +286,9 @@ fn client_prompts_before_reading_input() {
 /// would, and answers the second: the client waits out its timeout, sends
 /// the line again, prints the answer and exits 0. The stand-in saw
 /// exactly two datagrams, both the line.
+///
+/// Rule: 04: the client waits at most `--timeout` seconds for a reply and resends up to `--retries` times
+/// Read: "Send, wait, send again"
 #[test]
 fn client_sends_again_when_the_first_datagram_is_lost() {
     let fake = FakeServer::answering_after(1, REPLY);
@@ -272,6 +305,9 @@ fn client_sends_again_when_the_first_datagram_is_lost() {
 /// 1 + N datagrams (`--retries N`), waits `--timeout` after each, then
 /// exits 1 with `no reply`. With `--timeout 0.2 --retries 2` that is 3
 /// datagrams and about 0.6 s; with `--retries 0`, a single datagram.
+///
+/// Rule: 04: with no reply, the client sends exactly 1 + N datagrams and exits 1 with `no reply` after about (1 + N) × SECS
+/// Read: "Send, wait, send again"
 #[test]
 fn client_sends_one_plus_retries_datagrams_then_gives_up() {
     for (timeout, retries, datagrams) in [("0.2", "2", 3), ("0.1", "0", 1)] {
@@ -304,6 +340,9 @@ fn client_sends_one_plus_retries_datagrams_then_gives_up() {
 /// Nothing at all at the port: the kernel answers each datagram with an
 /// ICMP "port unreachable", which must not end the client early. It still
 /// waits out every attempt, then exits 1 with `no reply`.
+///
+/// Rule: 04: with nothing at the port, the client still waits out all 1 + N attempts, then exits 1 with `no reply`
+/// Read: "`connect()` on a datagram socket"
 #[test]
 fn no_server_at_all_means_no_reply_after_every_attempt() {
     let started = Instant::now();
@@ -322,6 +361,9 @@ fn no_server_at_all_means_no_reply_after_every_attempt() {
 /// Bad `--timeout` (not a number of seconds above 0) or `--retries` (not
 /// a whole number, 0 or more) values are usage errors, exit 2, and so is
 /// an option without its value.
+///
+/// Rule: 04: `--timeout` is a number of seconds above 0, `--retries` a whole number, 0 or more; anything else is a usage error, exit 2
+/// Read: "Options: `--timeout` and `--retries`"
 #[test]
 fn bad_timeout_or_retries_values_are_usage_errors() {
     let port = udp::unused_port();
@@ -349,6 +391,9 @@ fn bad_timeout_or_retries_values_are_usage_errors() {
 }
 
 /// Options may come before the positional arguments too.
+///
+/// Rule: every binary: arguments — options may come before or after the positional arguments
+/// Read: "Options: `--timeout` and `--retries`"
 #[test]
 fn options_may_come_before_the_arguments() {
     let server = start_server();
@@ -363,6 +408,9 @@ fn options_may_come_before_the_arguments() {
 
 /// A host the resolver does not know (`.invalid` never resolves): exit 1
 /// with `no such host`.
+///
+/// Rule: every binary: errors — an unknown host: exit 1, stderr has `no such host`
+/// Read: "Looking up the host"
 #[test]
 fn client_reports_an_unknown_host() {
     client(&client_bin())
@@ -375,6 +423,9 @@ fn client_reports_an_unknown_host() {
 
 /// A UDP port another socket has bound: exit 1, and the error names the
 /// step (`binding`) and the OS reason.
+///
+/// Rule: every binary: errors — a port in use is `ERROR on binding: Address already in use`, exit 1
+/// Read: "Step 2: `bind()`, and nothing else"
 #[test]
 fn server_reports_a_port_in_use() {
     rules::assert_udp_port_in_use_reported(&server_bin(), &[]);
@@ -382,6 +433,9 @@ fn server_reports_a_port_in_use() {
 
 /// Ports are decimal integers 0..=65535; anything else, or none, is a
 /// usage error (exit 2) whose message mentions the port.
+///
+/// Rule: every binary: PORT — a decimal integer 0..=65535; anything else, or none, exits 2 with a message that mentions the port
+/// Read: "The port argument"
 #[test]
 fn bad_or_missing_ports_are_usage_errors() {
     rules::assert_bad_ports_rejected(&server_bin(), &[], &[]);
@@ -389,6 +443,9 @@ fn bad_or_missing_ports_are_usage_errors() {
 }
 
 /// Extra arguments are usage errors too (exit 2), not silently ignored.
+///
+/// Rule: every binary: exit status — an extra argument is a usage error, exit 2
+/// Read: "The port argument"
 #[test]
 fn extra_arguments_are_usage_errors() {
     client(&server_bin()).args(["0", "1"]).assert().code(2);
@@ -399,6 +456,9 @@ fn extra_arguments_are_usage_errors() {
 }
 
 /// `-h` and `--help`, anywhere on the line: usage on stdout, exit 0.
+///
+/// Rule: every binary: arguments — `-h`/`--help` prints a usage text on stdout and exits 0
+/// Read: "The port argument"
 #[test]
 fn help_prints_usage_and_exits_zero() {
     rules::assert_help(&server_bin(), &["0"]);
@@ -406,12 +466,18 @@ fn help_prints_usage_and_exits_zero() {
 }
 
 /// The readiness line names the port the kernel really chose for port 0.
+///
+/// Rule: every binary: readiness — once bound, a server prints `listening on 0.0.0.0:PORT` with its real port
+/// Read: "Step 2: `bind()`, and nothing else"
 #[test]
 fn readiness_line_names_the_real_port() {
     rules::assert_readiness_line(&start_server());
 }
 
 /// SIGINT and SIGTERM stop a server waiting in recvfrom within 1 s.
+///
+/// Rule: every binary: stopping — a server ends within 1 s of SIGINT or SIGTERM, also while it waits in `recvfrom`
+/// Read: "The port argument"
 #[test]
 fn signals_stop_a_server_waiting_in_recvfrom() {
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
@@ -421,6 +487,9 @@ fn signals_stop_a_server_waiting_in_recvfrom() {
 
 /// A shell starts a background job with SIGINT ignored; the server puts
 /// the default action back, so SIGINT still stops it within 1 s.
+///
+/// Rule: every binary: stopping — a server restores SIGINT's default action at start, so SIGINT stops it even if it was started ignored
+/// Read: "The port argument"
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
     rules::assert_sigint_restored(&server_bin(), &["0"], Transport::Udp);
@@ -428,7 +497,48 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
 
 /// A server started with SIGINT and SIGTERM blocked unblocks them, so
 /// each still stops it within 1 s.
+///
+/// Rule: every binary: stopping — a server unblocks SIGINT and SIGTERM at start, so either stops it even if it was started with them blocked
+/// Read: "The port argument"
 #[test]
 fn stop_signals_work_when_started_blocked() {
     rules::assert_stop_signals_unblocked(&server_bin(), &["0"], Transport::Udp);
+}
+
+/// `--timeout` is obeyed, not only parsed: against a stand-in server that
+/// never answers, `--timeout 0.1` makes the client send its line again
+/// about 0.1 s after the first time, not after the default second. (How
+/// many datagrams it sends, and when it gives up, is for
+/// `client_sends_one_plus_retries_datagrams_then_gives_up`; a client that
+/// never sends again is left to it.)
+///
+/// Rule: 04: the client waits at most `--timeout` seconds (fractions allowed) for a reply before it resends
+/// Read: "A bounded wait"
+#[test]
+fn the_line_is_sent_again_after_the_given_timeout() {
+    // The default timeout is 1 s; a resend later than this ignored 0.1 s.
+    const LATE: Duration = Duration::from_millis(600);
+    let fake = FakeServer::silent();
+    let mut typist = Interactive::start(
+        &client_bin(),
+        &[
+            "127.0.0.1",
+            &fake.port().to_string(),
+            "--timeout",
+            "0.1",
+            "--retries",
+            "4",
+        ],
+    );
+    typist.type_and_close(b"again?\n");
+    let resent = lesson_testing::wait_until(Duration::from_secs(3), || fake.count() >= 2);
+    if !resent {
+        return;
+    }
+    let arrivals = fake.arrivals();
+    let gap = arrivals[1].at.duration_since(arrivals[0].at);
+    assert!(
+        gap < LATE,
+        "with --timeout 0.1 the line was sent again only {gap:?} after the first datagram"
+    );
 }

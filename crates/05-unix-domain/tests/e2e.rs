@@ -82,7 +82,7 @@ fn assert_stops_and_cleans_up(server: &mut Server, signal: Signal) {
 /// the server prints it once and answers, the client prints the reply and
 /// exits 0, and the server keeps running for the next client.
 ///
-/// Rule: 05, serves connections one after another exactly as 01 serves one.
+/// Rule: 05: the server serves each connection exactly as 01 serves its one, and keeps running
 /// Read: "Steps 5 to 7: `read()`, `write()`, `close()`"
 #[test]
 fn client_and_server_exchange_one_message() {
@@ -105,7 +105,7 @@ fn client_and_server_exchange_one_message() {
 /// On the wire, the server answers with exactly the 18 bytes
 /// `I got your message`: no newline, no NUL.
 ///
-/// Rule: 01, the reply is exactly `I got your message` (18 bytes).
+/// Rule: 01 (05 serves as 01 does): the reply is exactly `I got your message`, 18 bytes
 /// Read: "Steps 5 to 7: `read()`, `write()`, `close()`"
 #[test]
 fn server_replies_with_exactly_eighteen_bytes() {
@@ -120,7 +120,7 @@ fn server_replies_with_exactly_eighteen_bytes() {
 /// Twenty clients one after another, each the real client binary: the
 /// server serves them all, in order, and is still running afterwards.
 ///
-/// Rule: 05, runs until stopped and serves connections one after another.
+/// Rule: 05: the server runs until stopped and serves connections one after another
 /// Read: "Steps 5 to 7: `read()`, `write()`, `close()`"
 #[test]
 fn clients_one_after_another_are_all_served() {
@@ -147,7 +147,7 @@ fn clients_one_after_another_are_all_served() {
 /// While the server runs, its address is a file of type socket at PATH
 /// (what `ls -l` shows as `s`), of size 0.
 ///
-/// Rule: 05, a stream socket in the Unix domain bound to PATH.
+/// Rule: 05: a stream socket in the Unix domain bound to PATH, which is a socket file while the server runs
 /// Read: "Step 2: `bind()`, and the socket file"
 #[test]
 fn the_address_is_a_socket_file_while_the_server_runs() {
@@ -168,7 +168,7 @@ fn the_address_is_a_socket_file_while_the_server_runs() {
 /// must print it; another implementation (a grader's `LESSON_BIN_*`) may
 /// print none, but a line it prints must be right.
 ///
-/// Rule: this course's addition to 05: the peer's credentials (SO_PEERCRED).
+/// Rule: 05 (this course's addition): each connection is reported as `connection from pid PID, uid UID`, from SO_PEERCRED
 /// Read: "Step 4: `accept()`, and who is there"
 #[test]
 fn each_connection_is_reported_with_the_peers_pid_and_uid() {
@@ -214,7 +214,7 @@ fn each_connection_is_reported_with_the_peers_pid_and_uid() {
 /// SIGINT (Ctrl-C) stops the server waiting in accept within 1 s: it
 /// removes its socket file and exits 0.
 ///
-/// Rule: 05, on SIGINT or SIGTERM it removes its socket file, then exits 0.
+/// Rule: 05: on SIGINT or SIGTERM the server removes its socket file, then exits 0
 /// Read: "Removing the file when stopped"
 #[test]
 fn sigint_stops_the_server_and_removes_its_socket_file() {
@@ -225,7 +225,7 @@ fn sigint_stops_the_server_and_removes_its_socket_file() {
 /// SIGTERM (`kill`) stops the server waiting in accept within 1 s: it
 /// removes its socket file and exits 0.
 ///
-/// Rule: 05, on SIGINT or SIGTERM it removes its socket file, then exits 0.
+/// Rule: 05: on SIGINT or SIGTERM the server removes its socket file, then exits 0
 /// Read: "Removing the file when stopped"
 #[test]
 fn sigterm_stops_the_server_and_removes_its_socket_file() {
@@ -237,7 +237,7 @@ fn sigterm_stops_the_server_and_removes_its_socket_file() {
 /// in read, not in accept) still stops within 1 s of SIGTERM, and still
 /// removes its socket file.
 ///
-/// Rule: every binary, stopping: within 1 s of SIGINT or SIGTERM.
+/// Rule: every binary: stopping — a server ends within 1 s of SIGINT or SIGTERM, also while it serves a client; 05: and removes its socket file
 /// Read: "Removing the file when stopped"
 #[test]
 fn a_server_waiting_for_a_silent_client_still_stops_and_cleans_up() {
@@ -257,7 +257,7 @@ fn a_server_waiting_for_a_silent_client_still_stops_and_cleans_up() {
 /// is stopped, the path leads to the second one's file, which stays, and
 /// the second server is still reachable there.
 ///
-/// Rule: 05, on SIGINT or SIGTERM it removes its socket file.
+/// Rule: 05: on SIGINT or SIGTERM the server removes its own socket file, and no other
 /// Read: "Removing the file when stopped"
 #[test]
 fn a_stopped_server_leaves_a_newer_servers_socket_file_alone() {
@@ -289,7 +289,7 @@ fn a_stopped_server_leaves_a_newer_servers_socket_file_alone() {
 /// the default action back (or takes SIGINT over), so SIGINT still stops
 /// it within 1 s.
 ///
-/// Rule: every binary, stopping: the default actions restored at start.
+/// Rule: every binary: stopping — a server restores SIGINT's default action (or takes it over) at start, so SIGINT stops it even if it was started ignored
 /// Read: "Arguments and signals"
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
@@ -305,7 +305,7 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
 /// Started with SIGINT and SIGTERM blocked (an inherited signal mask), the
 /// server unblocks them: each still stops it within 1 s.
 ///
-/// Rule: every binary, stopping: the signals unblocked at start.
+/// Rule: every binary: stopping — a server unblocks SIGINT and SIGTERM at start, so either stops it even if it was started with them blocked
 /// Read: "Arguments and signals"
 #[test]
 fn stop_signals_blocked_at_start_still_stop_the_server() {
@@ -321,7 +321,7 @@ fn stop_signals_blocked_at_start_still_stop_the_server() {
 /// A socket file left behind by a crashed server (no socket behind it any
 /// more) is removed and reused: the server starts and serves.
 ///
-/// Rule: 05, a socket nobody listens on is removed and reused.
+/// Rule: 05: PATH holds a socket nobody listens on (left by a crash): it is removed and reused
 /// Read: "Step 2: `bind()`, and the socket file"
 #[test]
 fn a_stale_socket_file_is_reused() {
@@ -343,7 +343,7 @@ fn a_stale_socket_file_is_reused() {
 /// A path where a live server listens is refused: exit 1, `already in
 /// use`, and the live server keeps its path.
 ///
-/// Rule: 05, a live server listens there: exit 1, `already in use`.
+/// Rule: 05: a live server listens at PATH: exit 1, stderr has `already in use`
 /// Read: "Live or stale: asking without disturbing"
 #[test]
 fn a_live_servers_path_is_refused() {
@@ -355,7 +355,7 @@ fn a_live_servers_path_is_refused() {
 /// first connection it serves (no empty probe connection was queued before
 /// it), and its socket file is still there.
 ///
-/// Rule: 05, tell live from stale without disturbing a live server.
+/// Rule: 05: live and stale are told apart without disturbing a live server
 /// Read: "Live or stale: asking without disturbing"
 #[test]
 fn a_refused_second_server_leaves_the_first_undisturbed() {
@@ -385,7 +385,7 @@ fn a_refused_second_server_leaves_the_first_undisturbed() {
 /// file keeps its content, a directory its files, a symbolic link stays a
 /// link; each time the server exits 1.
 ///
-/// Rule: 05, PATH exists and is not a socket: exit 1, the file left untouched.
+/// Rule: 05: PATH exists and is not a socket: exit 1, and the file is left untouched
 /// Read: "Step 2: `bind()`, and the socket file"
 #[test]
 fn a_path_that_is_not_a_socket_is_left_untouched() {
@@ -425,7 +425,7 @@ fn a_path_that_is_not_a_socket_is_left_untouched() {
 /// (exit 2) whose message names the limit, 107, for the server and the
 /// client alike; and nothing is created.
 ///
-/// Rule: 05, a PATH longer than 107 bytes: exit 2, the message names the limit.
+/// Rule: 05: a PATH longer than the address can hold (107 bytes on Linux): exit 2, and the message names the limit
 /// Read: "The address: `struct sockaddr_un`"
 #[test]
 fn a_path_longer_than_107_bytes_is_a_usage_error_naming_the_limit() {
@@ -448,7 +448,7 @@ fn a_path_longer_than_107_bytes_is_a_usage_error_naming_the_limit() {
 /// A path of exactly 107 bytes fits: the server listens there, announces
 /// it, serves a client, and removes the file when stopped.
 ///
-/// Rule: 05, a path of exactly 107 bytes works.
+/// Rule: 05: a path of exactly 107 bytes works
 /// Read: "The address: `struct sockaddr_un`"
 #[test]
 fn a_path_of_exactly_107_bytes_works() {
@@ -471,7 +471,7 @@ fn a_path_of_exactly_107_bytes_works() {
 /// Nothing at PATH: the client exits 1 with `ERROR connecting` and
 /// `No such file or directory`.
 ///
-/// Rule: 05, the client: no such PATH, exit 1 and `No such file or directory`.
+/// Rule: 05: the client, no such PATH: exit 1, stderr has `No such file or directory`
 /// Read: "The client"
 #[test]
 fn client_reports_no_such_file() {
@@ -481,7 +481,7 @@ fn client_reports_no_such_file() {
 /// A stale socket file (no server behind it): the client exits 1 with
 /// `ERROR connecting` and `Connection refused`.
 ///
-/// Rule: 05, the client is `tcp-client` with PATH: nothing listening, exit 1.
+/// Rule: 05: the client is `tcp-client` with PATH: nothing listening there is exit 1, `ERROR connecting` and `Connection refused`
 /// Read: "The client"
 #[test]
 fn client_reports_a_stale_socket_file_as_refused() {
@@ -501,7 +501,7 @@ fn client_reports_a_stale_socket_file_as_refused() {
 /// On the wire, the client sends the typed line with its newline, and
 /// prints whatever the server replies on a line of its own.
 ///
-/// Rule: 01, the client sends one line from stdin, newline included.
+/// Rule: 01 (the client is `tcp-client` with PATH): it sends the line it read, newline included, and prints the reply
 /// Read: "The client"
 #[test]
 fn client_sends_the_line_with_its_newline() {
@@ -522,7 +522,7 @@ fn client_sends_the_line_with_its_newline() {
 /// End of input before any line: the client sends nothing, half-closes,
 /// and still prints the reply; the server prints an empty message.
 ///
-/// Rule: 01, end of input before any line.
+/// Rule: 01 (the client is `tcp-client` with PATH): end of input before any line: it sends nothing, half-closes, and still prints the reply
 /// Read: "The client"
 #[test]
 fn empty_input_sends_nothing_and_still_gets_the_reply() {
@@ -539,7 +539,7 @@ fn empty_input_sends_nothing_and_still_gets_the_reply() {
 /// taught), the client still prints the reply and exits 0, and the server
 /// goes on to serve the next client.
 ///
-/// Rule: 01, a line longer than 255 bytes makes neither side crash or hang.
+/// Rule: 01: a line longer than 255 bytes makes neither side crash or hang
 /// Read: "Steps 5 to 7: `read()`, `write()`, `close()`"
 #[test]
 fn a_line_longer_than_255_bytes_is_cut_not_fatal() {
@@ -569,7 +569,7 @@ fn a_line_longer_than_255_bytes_is_cut_not_fatal() {
 /// and closes without reading the reply) do not stop the server: the next
 /// client is served.
 ///
-/// Rule: 05, the server runs until stopped.
+/// Rule: 05: the server runs until stopped: a client that vanishes costs a line on stderr, not the server
 /// Read: "Steps 5 to 7: `read()`, `write()`, `close()`"
 #[test]
 fn clients_that_vanish_do_not_stop_the_server() {
@@ -595,7 +595,7 @@ fn clients_that_vanish_do_not_stop_the_server() {
 
 /// The readiness line is `listening on PATH`, exactly once.
 ///
-/// Rule: every binary, readiness: `listening on PATH` in the Unix domain.
+/// Rule: every binary: readiness — once listening, a Unix-domain server prints `listening on PATH`, exactly once
 /// Read: "Step 3: `listen()`"
 #[test]
 fn readiness_line_names_the_path() {
@@ -605,7 +605,7 @@ fn readiness_line_names_the_path() {
 
 /// `-h` and `--help`, anywhere on the line: usage on stdout, exit 0.
 ///
-/// Rule: every binary, arguments: `-h`/`--help` prints the usage, exit 0.
+/// Rule: every binary: arguments — `-h`/`--help` prints a usage text on stdout and exits 0
 /// Read: "Arguments and signals"
 #[test]
 fn help_prints_usage_and_exits_zero() {
@@ -616,7 +616,7 @@ fn help_prints_usage_and_exits_zero() {
 /// No PATH, an empty PATH, or an extra argument: usage errors (exit 2),
 /// for the server and the client alike.
 ///
-/// Rule: every binary, exit status 2 for a usage error.
+/// Rule: every binary: exit status — a missing, empty or extra PATH is a usage error, exit 2
 /// Read: "The address: `struct sockaddr_un`"
 #[test]
 fn missing_empty_or_extra_paths_are_usage_errors() {

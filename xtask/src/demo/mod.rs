@@ -18,6 +18,9 @@ mod stage;
 pub mod lesson01;
 pub mod lesson02;
 pub mod lesson03;
+pub mod lesson04;
+pub mod lesson05;
+pub mod lesson06;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,8 +38,9 @@ crate::help_text! {
     ///
     /// usage: cargo xtask demo NN [--interactive]
     ///
-    /// NN is 01, 02 or 03. The demo builds the lesson's binaries, starts its
-    /// server on a port the kernel chooses, runs clients against it and
+    /// NN is one of the lessons below. The demo builds the lesson's
+    /// binaries, starts its server (on a port the kernel chooses, or for
+    /// 05 at a path in a fresh directory), runs clients against it and
     /// shows every line each side writes, labelled `server` or `client`,
     /// with a line starting `==>` saying what happens at each step:
     ///
@@ -46,6 +50,16 @@ crate::help_text! {
     ///       becomes of them when the server stops
     ///   03  reaping-server --reap handler, then --reap ignore: the same
     ///       clients, and no zombies
+    ///   04  udp-server: three datagrams sent back to back, three lines out;
+    ///       then a datagram lost on purpose and the client sending it
+    ///       again; then a client nobody answers giving up with `no reply`
+    ///   05  unix-server: the socket file as `ls -l` shows it, two clients
+    ///       and the process ID the kernel reports for each (SO_PEERCRED), a
+    ///       second server refused the path, the file removed on SIGTERM, a
+    ///       file left by SIGKILL and reclaimed by the next server
+    ///   06  select-server: one process and one thread for six clients at
+    ///       once and one stalled mid-line; its descriptors in /proc, the
+    ///       clients' lines interleaved, every client served
     ///
     /// Every wait gives up after 10 s. Whatever the demo started is killed
     /// when it ends, also on an error or Ctrl-C.

@@ -4,7 +4,7 @@
 //! the lesson's `tests/e2e.rs`, read the same way for the tidy tests.
 //!
 //! ```toml
-//! [[exercise]]
+//! [[exercise]]              # or [[mistake]]: see below
 //! number = 1                # its number in the chapter's Exercises list
 //! title = "No reply"
 //! expect = "fail"           # or "pass", "compile-error", "by-hand"
@@ -16,6 +16,12 @@
 //! find = '''text that occurs exactly once in the file'''
 //! replace = '''its replacement'''
 //! ```
+//!
+//! A `[[mistake]]` (with its `[[mistake.edit]]`s) takes the same keys: a
+//! mistake students make that no exercise of the chapter covers, proven
+//! caught by the checks in the same way. Its number is its own (numbers
+//! are unique in the file, exercises and mistakes alike; mistakes start
+//! at 101 by convention), and the chapter does not list it.
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path};
@@ -67,6 +73,9 @@ pub struct Exercise {
     pub edits: Vec<Edit>,
     /// The line of its `[[exercise]]` header, for messages.
     pub line: usize,
+    /// An exercise of the chapter (`[[exercise]]`), or a common mistake
+    /// that the chapter does not list (`[[mistake]]`).
+    pub in_book: bool,
 }
 
 /// A problem in an exercises file, with its line: the reader's own.
@@ -79,12 +88,17 @@ pub fn parse(text: &str) -> Result<Vec<Exercise>, Error> {
     let mut exercises: Vec<Exercise> = Vec::new();
     for table in toml::parse(text)? {
         match table.name.as_str() {
-            "exercise" => exercises.push(exercise(&table)?),
-            "exercise.edit" => {
-                let Some(exercise) = exercises.last_mut() else {
+            kind @ ("exercise" | "mistake") => exercises.push(Exercise {
+                in_book: kind == "exercise",
+                ..exercise(&table)?
+            }),
+            kind @ ("exercise.edit" | "mistake.edit") => {
+                let in_book = kind == "exercise.edit";
+                let Some(exercise) = exercises.last_mut().filter(|e| e.in_book == in_book) else {
+                    let owner = if in_book { "exercise" } else { "mistake" };
                     return Err(Error {
                         line: table.line,
-                        message: "[[exercise.edit]] before any [[exercise]]".to_string(),
+                        message: format!("[[{kind}]] does not follow an [[{owner}]]"),
                     });
                 };
                 exercise.edits.push(edit(&table)?);
@@ -93,8 +107,8 @@ pub fn parse(text: &str) -> Result<Vec<Exercise>, Error> {
                 return Err(Error {
                     line: table.line,
                     message: format!(
-                        "unknown table [[{other}]]: expected [[exercise]] or [[exercise.edit]]"
-                    ),
+                    "unknown table [[{other}]]: expected [[exercise]], [[mistake]] or their .edit"
+                ),
                 })
             }
         }
@@ -303,6 +317,7 @@ fn exercise(table: &Table) -> Result<Exercise, Error> {
         expect,
         edits: Vec::new(),
         line: table.line,
+        in_book: true,
     })
 }
 
@@ -489,6 +504,25 @@ why = "you watch ps"
         assert_eq!(exercises[1].expect, Expect::CompileError("E0382".into()));
         assert_eq!(exercises[2].expect, Expect::ByHand("you watch ps".into()));
         assert!(exercises[2].edits.is_empty());
+    }
+
+    #[test]
+    fn mistakes_are_entries_outside_the_book() {
+        let text = format!(
+            "{SAMPLE}\n[[mistake]]\nnumber = 101\ntitle = \"M\"\nexpect = \"fail\"\n\
+             fails = [\"a_check\"]\n[[mistake.edit]]\nfile = \"a.rs\"\nfind = \"x\"\nreplace = \"y\"\n"
+        );
+        let entries = parse(&text).expect("parses");
+        assert_eq!(entries.len(), 4);
+        assert!(entries[..3].iter().all(|e| e.in_book));
+        assert!(!entries[3].in_book);
+        assert_eq!(entries[3].edits.len(), 1);
+        let stray = "[[exercise]]\nnumber = 1\ntitle = \"t\"\nexpect = \"pass\"\n\
+                     [[mistake.edit]]\nfile = \"a.rs\"\nfind = \"x\"\nreplace = \"y\"\n";
+        assert!(
+            parse(stray).is_err(),
+            "a [[mistake.edit]] without its [[mistake]]"
+        );
     }
 
     #[test]

@@ -298,10 +298,15 @@ fn name(lesson: &Lesson, exercise: &Exercise) -> String {
 fn list(selected: &[(&Lesson, Exercise)]) {
     for (lesson, exercise) in selected {
         println!(
-            "{}  {} — {}",
+            "{}  {} — {}{}",
             name(lesson, exercise),
             exercise.title,
-            exercise.expect.summary()
+            exercise.expect.summary(),
+            if exercise.in_book {
+                ""
+            } else {
+                " (a common mistake, not in the book)"
+            }
         );
         match &exercise.expect {
             Expect::Fail(names) => {
