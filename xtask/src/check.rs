@@ -570,12 +570,25 @@ fn unfinished_checks(
     };
     let mut extra: Vec<Check> = Vec::new();
     let hung = run.libtest.unfinished();
+    // The variables that point the tests at the implementation under test,
+    // so that the command below runs the same binaries.
+    let variables: String = env
+        .iter()
+        .filter(|(name, _)| {
+            lesson
+                .binaries()
+                .iter()
+                .any(|b| *name == lesson_testing::override_variable(b))
+                || name.starts_with("LESSON_NO")
+        })
+        .map(|(name, value)| format!("{name}={} ", value.to_string_lossy()))
+        .collect();
     for name in &hung {
         let detail = format!(
             "It was still running when the lesson's time ran out ({secs} s), so something it \
              waited for never happened: a reply that never came, a connection the server never \
              closed, a process that never exited. Run it alone to see its own message:\n  \
-             cargo test -p {} --test e2e -- --exact {name}\nstderr's last lines:\n{}",
+             {variables}cargo test -p {} --test e2e -- --exact {name}\nstderr's last lines:\n{}",
             lesson.package,
             run.stderr.text()
         );
