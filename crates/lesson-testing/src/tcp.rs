@@ -21,11 +21,27 @@ pub fn connect(port: u16) -> Stream {
     Stream::Tcp(stream)
 }
 
-/// A loopback port nobody listens on (it was free a moment ago), for
-/// "connection refused".
+/// A loopback port where a connection is refused, and stays refused.
+///
+/// A port that was merely free a moment ago could be taken meanwhile by a
+/// server another test starts on port 0. So the port is held by a socket
+/// that is bound but never listens: the kernel answers a connection to it
+/// with a reset (`ECONNREFUSED`), and nobody else can bind the port while
+/// the socket lives, which is until the test process ends.
 pub fn refused_port() -> u16 {
-    let probe = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding a probe port");
-    probe.local_addr().expect("probe address").port()
+    static HELD: std::sync::Mutex<Vec<Socket>> = std::sync::Mutex::new(Vec::new());
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a probe socket");
+    socket
+        .bind(&SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0).into())
+        .expect("binding a probe port");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("the probe's address")
+        .port();
+    HELD.lock().unwrap_or_else(|e| e.into_inner()).push(socket);
+    port
 }
 
 /// Occupies a TCP port on every address, as a server would, and returns
