@@ -9,7 +9,13 @@
 //! - [`check`]: run the lessons' end-to-end checks, on our binaries or on
 //!   any other implementation of the contract;
 //! - [`demo`]: show a lesson at work in class, both sides' output labelled
-//!   and narrated.
+//!   and narrated;
+//! - [`stress`]: run the end-to-end tests many times on a loaded machine,
+//!   to prove them stable;
+//! - [`exercises`]: apply each of the book's exercises to a copy of the
+//!   workspace and check that what happens is what the chapter predicts;
+//! - [`bench`]: measure the servers (throughput, latency, CPU, memory)
+//!   against the machine's limits and another implementation.
 //!
 //! The other modules are the machinery they share: [`lessons`] (the lesson
 //! registry, the one list of lessons), [`spawn`] (running a program to its
@@ -18,15 +24,20 @@
 //! killing whatever is left), [`term`] (colours, Ctrl-C). `tidy` holds the
 //! house rules, checked by `cargo test -p xtask`.
 
+mod bench;
 mod check;
+mod checkdoc;
 mod demo;
+mod exercises;
 mod lessons;
 mod libtest;
 mod procs;
 mod spawn;
+mod stress;
 mod term;
 #[cfg(test)]
 mod tidy;
+mod verdicts;
 
 use std::process::ExitCode;
 
@@ -70,6 +81,21 @@ const SUBCOMMANDS: &[Subcommand] = &[
         name: "demo",
         help: demo::HELP,
         run: demo::run,
+    },
+    Subcommand {
+        name: "stress",
+        help: stress::HELP,
+        run: stress::run,
+    },
+    Subcommand {
+        name: "exercises",
+        help: exercises::HELP,
+        run: exercises::run,
+    },
+    Subcommand {
+        name: "bench",
+        help: bench::HELP,
+        run: bench::run,
     },
     Subcommand {
         name: "help",
@@ -141,7 +167,7 @@ fn overview() -> String {
     for subcommand in SUBCOMMANDS {
         let summary = unindent(subcommand.help);
         let summary = summary.lines().next().unwrap_or_default();
-        text.push_str(&format!("  {:<7} {summary}\n", subcommand.name));
+        text.push_str(&format!("  {:<9} {summary}\n", subcommand.name));
     }
     text.push_str("\n`cargo xtask help SUBCOMMAND` shows a subcommand's options.\n");
     text

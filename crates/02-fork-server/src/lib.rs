@@ -16,7 +16,6 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process;
 use std::thread;
 use std::time::Duration;
 
@@ -144,11 +143,22 @@ pub fn serve_forever(listener: Socket) -> ! {
             //    closes a Socket), serves its client and exits. Exiting
             //    closes `connection` too, which tells the client we are
             //    done. The child never returns to the loop.
+            //
+            //    It exits with `_exit`, the system call, not with
+            //    `process::exit`: that one first runs the exit-time
+            //    clean-up of the program the child is a copy of (the C
+            //    library's exit handlers, Rust's runtime unmapping its
+            //    signal stack), work that belongs to the parent and would
+            //    cost every connection again. The child has nothing left
+            //    to flush: each line went out in one write(2).
             Ok(ForkResult::Child) => {
                 drop(listener);
                 dostuff(&connection);
                 drop(connection);
-                process::exit(0);
+                // SAFETY: _exit() takes a number and ends the process at
+                // once; it is async-signal-safe, so it is allowed even in
+                // the child of a multithreaded program.
+                unsafe { libc::_exit(0) }
             }
             // ANCHOR_END: child
             // ANCHOR: parent

@@ -1,0 +1,623 @@
+//! What a bench run found, summed up: the median of the rounds with their
+//! spread, the ratio of two implementations measured in turns, the
+//! targets, and the same as JSON.
+//!
+//! Rounds of the two implementations alternate (A B A B ...), so a change
+//! in the machine's load hits both alike; the ratio is taken per pair of
+//! neighbouring runs, then the median of those ratios is reported.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::limits::{Limit, LimitMeasurement};
+use super::scenarios::{Measurement, Scenario};
+
+/// The median of some numbers, and their range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stat {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Stat {
+    pub fn of(values: &[f64]) -> Option<Stat> {
+        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        if sorted.is_empty() {
+            return None;
+        }
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Some(Stat {
+            median,
+            min: sorted[0],
+            max: sorted[n - 1],
+        })
+    }
+
+    /// Half the range, as a percentage of the median: `±3%`.
+    pub fn spread(&self) -> String {
+        if self.median == 0.0 {
+            return String::new();
+        }
+        format!("±{:.0}%", (self.max - self.min) / 2.0 / self.median * 100.0)
+    }
+
+    fn json(&self) -> Value {
+        json!({"median": self.median, "min": self.min, "max": self.max})
+    }
+}
+
+/// One implementation's rounds of one scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Runs {
+    /// One per round that ran (a failed round leaves `None`).
+    pub rounds: Vec<Option<Measurement>>,
+    pub failures: Vec<String>,
+}
+
+impl Runs {
+    fn measured(&self) -> impl Iterator<Item = &Measurement> {
+        self.rounds.iter().flatten()
+    }
+
+    pub fn rate(&self) -> Option<Stat> {
+        Stat::of(&self.measured().map(|m| m.rate).collect::<Vec<_>>())
+    }
+
+    /// Server CPU time per operation, in microseconds.
+    pub fn cpu_us(&self) -> Option<Stat> {
+        let values: Vec<f64> = self
+            .measured()
+            .filter_map(|m| m.cpu_per_op)
+            .map(|d| d.as_secs_f64() * 1e6)
+            .collect();
+        Stat::of(&values)
+    }
+
+    fn percentile_us(&self, fraction: f64) -> Option<Stat> {
+        let values: Vec<f64> = self
+            .measured()
+            .filter_map(|m| m.outcome.latency.percentile(fraction))
+            .map(|d| d.as_secs_f64() * 1e6)
+            .collect();
+        Stat::of(&values)
+    }
+
+    pub fn p50_us(&self) -> Option<Stat> {
+        self.percentile_us(0.5)
+    }
+
+    pub fn p99_us(&self) -> Option<Stat> {
+        self.percentile_us(0.99)
+    }
+
+    /// The highest peak RSS of any round, in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        self.measured().filter_map(|m| m.peak_rss_kib).max()
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.measured().map(|m| m.outcome.errors).sum()
+    }
+
+    fn first_error(&self) -> Option<&str> {
+        self.measured()
+            .find_map(|m| m.outcome.first_error.as_deref())
+    }
+
+    /// The load generator's CPU share, at its highest.
+    fn generator_share(&self) -> Option<f64> {
+        self.measured().map(|m| m.generator_share).reduce(f64::max)
+    }
+
+    fn load_averages(&self) -> Vec<f64> {
+        self.measured().filter_map(|m| m.load_average).collect()
+    }
+
+    fn json(&self) -> Value {
+        let rounds: Vec<Value> = self
+            .rounds
+            .iter()
+            .map(|round| match round {
+                None => Value::Null,
+                Some(m) => json!({
+                    "rate": m.rate,
+                    "ops": m.outcome.ops,
+                    "total_ops": m.outcome.total_ops,
+                    "window_s": m.outcome.window.as_secs_f64(),
+                    "errors": m.outcome.errors,
+                    "first_error": m.outcome.first_error,
+                    "p50_us": us(m.outcome.latency.percentile(0.5)),
+                    "p99_us": us(m.outcome.latency.percentile(0.99)),
+                    "server_cpu_us_per_op": us(m.cpu_per_op),
+                    "peak_rss_kib": m.peak_rss_kib,
+                    "generator_cpu_share": m.generator_share,
+                    "load_average": m.load_average,
+                }),
+            })
+            .collect();
+        json!({
+            "rate": self.rate().map(|s| s.json()),
+            "server_cpu_us_per_op": self.cpu_us().map(|s| s.json()),
+            "p50_us": self.p50_us().map(|s| s.json()),
+            "p99_us": self.p99_us().map(|s| s.json()),
+            "peak_rss_kib": self.peak_rss_kib(),
+            "errors": self.errors(),
+            "failures": self.failures,
+            "rounds": rounds,
+        })
+    }
+}
+
+fn us(duration: Option<Duration>) -> Option<f64> {
+    duration.map(|d| d.as_secs_f64() * 1e6)
+}
+
+/// A scenario's results: ours, and the other implementation's if any.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    pub scenario: Scenario,
+    pub ours: Runs,
+    pub against: Option<Runs>,
+    /// The share of the machine's CPU time that other programs took
+    /// while this scenario ran.
+    pub others: Option<f64>,
+}
+
+impl ScenarioResult {
+    /// Per pair of neighbouring rounds, ours divided by theirs, of what
+    /// `pick` takes from a measurement.
+    fn pair_ratios(&self, pick: impl Fn(&Measurement) -> Option<f64>) -> Option<Stat> {
+        let against = self.against.as_ref()?;
+        let ratios: Vec<f64> = self
+            .ours
+            .rounds
+            .iter()
+            .zip(&against.rounds)
+            .filter_map(|(a, b)| Some(pick(a.as_ref()?)? / pick(b.as_ref()?)?))
+            .collect();
+        Stat::of(&ratios)
+    }
+
+    /// Throughput, ours over theirs.
+    pub fn ratio(&self) -> Option<Stat> {
+        self.pair_ratios(|m| Some(m.rate))
+    }
+
+    /// Server CPU per operation, ours over theirs (below 1 is better).
+    pub fn cpu_ratio(&self) -> Option<Stat> {
+        self.pair_ratios(|m| m.cpu_per_op.map(|d| d.as_secs_f64()))
+    }
+
+    /// Peak RSS, ours over theirs.
+    pub fn rss_ratio(&self) -> Option<f64> {
+        let ours = self.ours.peak_rss_kib()? as f64;
+        let theirs = self.against.as_ref()?.peak_rss_kib()? as f64;
+        Some(ours / theirs)
+    }
+}
+
+/// A limit's rounds.
+#[derive(Debug, Clone)]
+pub struct LimitResult {
+    pub limit: Limit,
+    pub rounds: Vec<LimitMeasurement>,
+    pub failures: Vec<String>,
+}
+
+impl LimitResult {
+    pub fn rate(&self) -> Option<Stat> {
+        Stat::of(&self.rounds.iter().map(|m| m.rate).collect::<Vec<_>>())
+    }
+
+    pub fn cpu_us(&self) -> Option<Stat> {
+        let values: Vec<f64> = self
+            .rounds
+            .iter()
+            .filter_map(|m| m.cpu_per_op)
+            .map(|d| d.as_secs_f64() * 1e6)
+            .collect();
+        Stat::of(&values)
+    }
+}
+
+/// Everything a run found, and how it was run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub machine: String,
+    pub placement: String,
+    pub placement_name: &'static str,
+    pub rounds: usize,
+    pub warmup: Duration,
+    pub window: Duration,
+    pub ours: String,
+    pub against: Option<String>,
+    pub load_before: Option<f64>,
+    pub load_after: Option<f64>,
+    /// The share of the machine's CPU time other programs took during
+    /// the whole run.
+    pub others: Option<f64>,
+    pub elapsed: Duration,
+    pub limits: Vec<LimitResult>,
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+/// `5,600`, `1.5M`: rates readable at a glance.
+pub fn rate_text(rate: f64) -> String {
+    if rate >= 1e6 {
+        format!("{:.2}M", rate / 1e6)
+    } else if rate >= 1e4 {
+        format!("{:.0}k", rate / 1e3)
+    } else if rate >= 1e3 {
+        format!("{:.1}k", rate / 1e3)
+    } else {
+        format!("{rate:.0}")
+    }
+}
+
+fn micros_text(us: f64) -> String {
+    if us >= 10_000.0 {
+        format!("{:.0}ms", us / 1000.0)
+    } else if us >= 100.0 {
+        format!("{us:.0}µs")
+    } else {
+        format!("{us:.1}µs")
+    }
+}
+
+fn kib_text(kib: u64) -> String {
+    format!("{:.1}MB", kib as f64 / 1024.0)
+}
+
+fn or_dash(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "-".to_string())
+}
+
+impl Report {
+    fn limit(&self, limit: Limit) -> Option<Stat> {
+        self.limits.iter().find(|l| l.limit == limit)?.rate()
+    }
+
+    /// The table of the machine's limits.
+    pub fn limits_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "machine limits (median of rounds, spread):");
+        for result in &self.limits {
+            let rate = result.rate().map(|s| {
+                format!(
+                    "{:>7} {}/s {:>4}",
+                    rate_text(s.median),
+                    result.limit.unit(),
+                    s.spread()
+                )
+            });
+            let cpu = result
+                .cpu_us()
+                .map(|s| format!("{} CPU each", micros_text(s.median)));
+            let rss = result
+                .rounds
+                .iter()
+                .filter_map(|m| m.rss_kib)
+                .max()
+                .map(|kib| format!("process RSS {}", kib_text(kib)));
+            let extra: Vec<String> = [cpu, rss].into_iter().flatten().collect();
+            let _ = writeln!(
+                out,
+                "  {:<56} {:<28} {}",
+                result.limit.title(),
+                or_dash(rate),
+                extra.join(", ")
+            );
+            for failure in &result.failures {
+                let _ = writeln!(out, "    failed: {failure}");
+            }
+            let errors: u64 = result.rounds.iter().map(|m| m.errors).sum();
+            if let Some(first) = result.rounds.iter().find_map(|m| m.first_error.as_deref()) {
+                let _ = writeln!(out, "    {errors} errors, the first: {first}");
+            }
+        }
+        out
+    }
+
+    /// The scenarios' table.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let theirs = self.against.as_deref().unwrap_or("");
+        if self.against.is_some() {
+            let _ = writeln!(
+                out,
+                "{:<40} {:>16} {:>16} {:>18} {:>8}",
+                "throughput per second", "ours", theirs, "ours/theirs", "of limit"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{:<40} {:>16} {:>8}",
+                "throughput per second", "ours", "of limit"
+            );
+        }
+        for result in &self.scenarios {
+            let name = format!("{:02} {}", result.scenario.lesson, result.scenario.title);
+            let rate = |runs: &Runs| {
+                runs.rate()
+                    .map(|s| format!("{} {}", rate_text(s.median), s.spread()))
+            };
+            let of_limit = match (result.ours.rate(), self.limit(result.scenario.limit)) {
+                (Some(ours), Some(limit)) if limit.median > 0.0 => {
+                    Some(format!("{:.2}", ours.median / limit.median))
+                }
+                _ => None,
+            };
+            if let Some(against) = &result.against {
+                let ratio = result
+                    .ratio()
+                    .map(|s| format!("{:.2} ({:.2}-{:.2})", s.median, s.min, s.max));
+                let _ = writeln!(
+                    out,
+                    "{name:<40} {:>16} {:>16} {:>18} {:>8}",
+                    or_dash(rate(&result.ours)),
+                    or_dash(rate(against)),
+                    or_dash(ratio),
+                    or_dash(of_limit)
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{name:<40} {:>16} {:>8}",
+                    or_dash(rate(&result.ours)),
+                    or_dash(of_limit)
+                );
+            }
+        }
+        out.push('\n');
+        let both = |ours: Option<String>, theirs: Option<String>| match &self.against {
+            Some(_) => format!("{} / {}", or_dash(ours), or_dash(theirs)),
+            None => or_dash(ours),
+        };
+        let label = if self.against.is_some() {
+            format!("ours / {theirs}")
+        } else {
+            "ours".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "{:<40} {:>22} {:>7} {:>20} {:>20} {:>16} {:>9}",
+            format!("server cost, latency ({label})"),
+            "server CPU per op",
+            "ratio",
+            "p50",
+            "p99",
+            "peak RSS",
+            "errors"
+        );
+        for result in &self.scenarios {
+            let name = format!("{:02} {}", result.scenario.lesson, result.scenario.title);
+            let against = result.against.as_ref();
+            let micros = |stat: Option<Stat>| stat.map(|s| micros_text(s.median));
+            let cpu = both(
+                micros(result.ours.cpu_us()),
+                micros(against.and_then(Runs::cpu_us)),
+            );
+            let cpu_ratio = result.cpu_ratio().map(|s| format!("{:.2}", s.median));
+            let p50 = both(
+                micros(result.ours.p50_us()),
+                micros(against.and_then(Runs::p50_us)),
+            );
+            let p99 = both(
+                micros(result.ours.p99_us()),
+                micros(against.and_then(Runs::p99_us)),
+            );
+            let rss = both(
+                result.ours.peak_rss_kib().map(kib_text),
+                against.and_then(Runs::peak_rss_kib).map(kib_text),
+            );
+            let errors = both(
+                Some(result.ours.errors().to_string()),
+                against.map(|a| a.errors().to_string()),
+            );
+            let _ = writeln!(
+                out,
+                "{name:<40} {cpu:>22} {:>7} {p50:>20} {p99:>20} {rss:>16} {errors:>9}",
+                or_dash(cpu_ratio)
+            );
+        }
+        for result in &self.scenarios {
+            for (who, runs) in [
+                ("ours", Some(&result.ours)),
+                (theirs, result.against.as_ref()),
+            ] {
+                let Some(runs) = runs else { continue };
+                for failure in &runs.failures {
+                    let _ = writeln!(out, "  {} ({who}): failed: {failure}", result.scenario.id);
+                }
+                if let Some(error) = runs.first_error() {
+                    let _ = writeln!(
+                        out,
+                        "  {} ({who}): {} errors, the first: {error}",
+                        result.scenario.id,
+                        runs.errors()
+                    );
+                }
+                if let Some(share) = runs.generator_share() {
+                    if share > 0.9 && self.placement_name == "split" {
+                        let _ = writeln!(
+                            out,
+                            "  {} ({who}): the load generator used {:.0}% of its CPU: it may have set the pace",
+                            result.scenario.id,
+                            share * 100.0
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The geometric mean of the throughput ratios.
+    pub fn geomean(&self) -> Option<f64> {
+        let ratios: Vec<f64> = self
+            .scenarios
+            .iter()
+            .filter_map(|r| r.ratio())
+            .map(|s| s.median)
+            .collect();
+        if ratios.is_empty() {
+            return None;
+        }
+        Some((ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp())
+    }
+
+    /// The targets, each with whether it holds: only with
+    /// another implementation to compare with.
+    pub fn targets(&self) -> Vec<(bool, String)> {
+        let mut verdicts = Vec::new();
+        if self.against.is_none() {
+            return verdicts;
+        }
+        for result in &self.scenarios {
+            let id = &result.scenario.id;
+            if let Some(ratio) = result.ratio() {
+                verdicts.push((
+                    ratio.median >= 0.95,
+                    format!(
+                        "{id}: throughput {:.2}x theirs (target >= 0.95)",
+                        ratio.median
+                    ),
+                ));
+            }
+            if let Some(ratio) = result.cpu_ratio() {
+                verdicts.push((
+                    ratio.median <= 1.05,
+                    format!(
+                        "{id}: server CPU per operation {:.2}x theirs (target <= 1.05)",
+                        ratio.median
+                    ),
+                ));
+            }
+        }
+        if let Some(geomean) = self.geomean() {
+            verdicts.push((
+                geomean >= 1.0,
+                format!("geometric mean of the throughput ratios {geomean:.3} (target >= 1.0)"),
+            ));
+        }
+        if let Some(result) = self
+            .scenarios
+            .iter()
+            .find(|r| r.scenario.id == "06-lines-1000")
+        {
+            let errors = result.ours.errors();
+            verdicts.push((
+                errors == 0 && result.ours.rate().is_some(),
+                format!("06-lines-1000: {errors} errors (target 0)"),
+            ));
+            if let Some(ratio) = result.rss_ratio() {
+                verdicts.push((
+                    ratio <= 2.0,
+                    format!("06-lines-1000: peak RSS {ratio:.2}x theirs (target <= 2)"),
+                ));
+            }
+        }
+        verdicts
+    }
+
+    pub fn json(&self) -> Value {
+        let limits: Vec<Value> = self
+            .limits
+            .iter()
+            .map(|l| {
+                json!({
+                    "id": l.limit.id(),
+                    "title": l.limit.title(),
+                    "unit": l.limit.unit(),
+                    "rate": l.rate().map(|s| s.json()),
+                    "cpu_us_per_op": l.cpu_us().map(|s| s.json()),
+                    "rss_kib": l.rounds.iter().filter_map(|m| m.rss_kib).max(),
+                    "errors": l.rounds.iter().map(|m| m.errors).sum::<u64>(),
+                    "failures": l.failures,
+                    "load_average": l.rounds.iter().filter_map(|m| m.load_average).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let scenarios: Vec<Value> = self
+            .scenarios
+            .iter()
+            .map(|r| {
+                let limit = self.limit(r.scenario.limit);
+                let mut loads = r.ours.load_averages();
+                loads.extend(r.against.iter().flat_map(Runs::load_averages));
+                json!({
+                    "id": r.scenario.id,
+                    "lesson": r.scenario.lesson,
+                    "server": r.scenario.server,
+                    "title": r.scenario.title,
+                    "unit": r.scenario.unit,
+                    "clients": r.scenario.clients(),
+                    "limit": r.scenario.limit.id(),
+                    "of_limit": match (r.ours.rate(), limit) {
+                        (Some(ours), Some(limit)) if limit.median > 0.0 => Some(ours.median / limit.median),
+                        _ => None,
+                    },
+                    "ours": r.ours.json(),
+                    "against": r.against.as_ref().map(Runs::json),
+                    "ratio": r.ratio().map(|s| s.json()),
+                    "cpu_ratio": r.cpu_ratio().map(|s| s.json()),
+                    "rss_ratio": r.rss_ratio(),
+                    "load_average": loads,
+                    "others_cpu_share": r.others,
+                })
+            })
+            .collect();
+        let targets: Vec<Value> = self
+            .targets()
+            .into_iter()
+            .map(|(holds, what)| json!({"holds": holds, "what": what}))
+            .collect();
+        json!({
+            "machine": self.machine,
+            "placement": {"name": self.placement_name, "description": self.placement},
+            "rounds": self.rounds,
+            "warmup_s": self.warmup.as_secs_f64(),
+            "window_s": self.window.as_secs_f64(),
+            "ours": self.ours,
+            "against": self.against,
+            "load_average": {"before": self.load_before, "after": self.load_after},
+            "others_cpu_share": self.others,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "limits": limits,
+            "scenarios": scenarios,
+            "geomean_ratio": self.geomean(),
+            "targets": targets,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_spreads() {
+        let stat = Stat::of(&[3.0, 1.0, 2.0]).expect("values");
+        assert_eq!((stat.median, stat.min, stat.max), (2.0, 1.0, 3.0));
+        assert_eq!(Stat::of(&[1.0, 2.0, 3.0, 4.0]).map(|s| s.median), Some(2.5));
+        assert_eq!(stat.spread(), "±50%");
+        assert_eq!(Stat::of(&[]), None);
+    }
+
+    #[test]
+    fn rates_read_at_a_glance() {
+        assert_eq!(rate_text(5612.0), "5.6k");
+        assert_eq!(rate_text(123_456.0), "123k");
+        assert_eq!(rate_text(1_523_000.0), "1.52M");
+        assert_eq!(rate_text(950.0), "950");
+    }
+}

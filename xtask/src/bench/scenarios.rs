@@ -1,0 +1,495 @@
+//! The scenarios: which server, which load, and what one measured run of
+//! a server under that load yields.
+//!
+//! Each scenario answers one of the tutorial's claims about cost: that
+//! forking per connection is expensive (lessons 02 and 03), that datagrams
+//! cost less than streams (04), that the Unix domain is cheaper than TCP
+//! (05), and that one process with `select()` serves many clients (06).
+//!
+//! A run starts the server through the harness's process supervisor
+//! ([`Supervised`]), waits until the kernel's tables show its socket, puts
+//! the load on it, and stops it. Two things are measured on the server's
+//! side:
+//!
+//! - its CPU time: `getrusage(RUSAGE_CHILDREN)` before it starts and after
+//!   it and all its children are reaped. That counts the forked children
+//!   too, also lesson 02's, which the server never reaps itself: when it
+//!   is killed they are re-parented to xtask (a child subreaper) and
+//!   reaped here;
+//! - its peak resident memory (`VmHWM`), read just before it is stopped.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lesson_testing::procfs;
+use lesson_testing::server::{bound_address, Address, Transport};
+use lesson_testing::supervisor::Supervised;
+use lesson_testing::unix::SocketDir;
+use nix::errno::Errno;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+
+use super::limits::Limit;
+use super::loadgen::{self, Budget, Exchange, Outcome, Pipelined, Target};
+use super::machine::{self, Placement};
+
+/// How many connections one run of lesson 02's server may take: each
+/// leaves a zombie holding a process ID until the server is stopped, and
+/// this machine has 32768 of them for everybody.
+pub const FORK_SERVER_MAX_CONNECTIONS: u64 = 3000;
+
+/// The message every stream and datagram client sends.
+const MESSAGE: &[u8] = b"hello\n";
+
+/// How a scenario's clients talk to the server.
+#[derive(Debug, Clone)]
+pub enum Load {
+    /// A new connection per request (TCP, or Unix domain for lesson 05).
+    Connections { exchange: Exchange, clients: usize },
+    /// UDP requests, one in flight per client.
+    Datagrams {
+        request: Vec<u8>,
+        reply: Vec<u8>,
+        clients: usize,
+    },
+    /// Persistent connections with lines in flight (lesson 06).
+    Lines(Pipelined),
+}
+
+/// One scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short and stable, for `--only` and the JSON: `02-fork-1`.
+    pub id: String,
+    pub lesson: u8,
+    /// The server binary, as the contract names it.
+    pub server: &'static str,
+    /// What the table says: `fork-server, 1 client`.
+    pub title: String,
+    /// What is counted: `connections`, `round trips`, `lines`.
+    pub unit: &'static str,
+    pub load: Load,
+    /// The machine's limit this scenario is compared with.
+    pub limit: Limit,
+    /// Lesson 02's zombies: see [`FORK_SERVER_MAX_CONNECTIONS`].
+    pub max_ops: Option<u64>,
+}
+
+impl Scenario {
+    pub fn clients(&self) -> usize {
+        match &self.load {
+            Load::Connections { clients, .. } | Load::Datagrams { clients, .. } => *clients,
+            Load::Lines(pipelined) => pipelined.clients,
+        }
+    }
+
+    fn transport(&self, dir: &Path) -> Transport {
+        match (&self.load, self.lesson) {
+            (Load::Datagrams { .. }, _) => Transport::Udp,
+            (_, 5) => Transport::Unix(dir.join("bench.sock")),
+            _ => Transport::Tcp,
+        }
+    }
+}
+
+/// Lesson 01's reply, which lessons 02, 03 and 05 send unchanged.
+const STREAM_REPLY: &[u8] = b"I got your message";
+/// Lesson 04's reply.
+const DATAGRAM_REPLY: &[u8] = b"Got your message\n";
+
+fn select_line(client: usize) -> (Vec<u8>, Vec<u8>) {
+    let line = format!("line from client {client}");
+    (
+        format!("{line}\n").into_bytes(),
+        format!("I got your message: {line}\n").into_bytes(),
+    )
+}
+
+/// How many lines each select-server client keeps in flight.
+pub const LINES_IN_FLIGHT: usize = 16;
+
+/// The scenarios, in the order of the course.
+pub fn all() -> Vec<Scenario> {
+    let plain = Exchange {
+        request: MESSAGE.to_vec(),
+        half_close: false,
+        reply: STREAM_REPLY.to_vec(),
+    };
+    let one_line = Exchange {
+        request: MESSAGE.to_vec(),
+        half_close: true,
+        reply: b"I got your message: hello\n".to_vec(),
+    };
+    let mut scenarios = Vec::new();
+    let clients_word = |n: usize| if n == 1 { "client" } else { "clients" };
+    for (lesson, server, short) in [
+        (2, "fork-server", "fork"),
+        (3, "reaping-server", "reaping"),
+        (6, "select-server", "select-conn"),
+    ] {
+        for clients in [1, 8] {
+            scenarios.push(Scenario {
+                id: format!("{lesson:02}-{short}-{clients}"),
+                lesson,
+                server,
+                title: format!("{server}, {clients} {}", clients_word(clients)),
+                unit: "connections",
+                load: Load::Connections {
+                    exchange: if lesson == 6 {
+                        one_line.clone()
+                    } else {
+                        plain.clone()
+                    },
+                    clients,
+                },
+                limit: Limit::TcpConnect,
+                max_ops: (lesson == 2).then_some(FORK_SERVER_MAX_CONNECTIONS),
+            });
+        }
+    }
+    for clients in [1, 4] {
+        scenarios.push(Scenario {
+            id: format!("04-udp-{clients}"),
+            lesson: 4,
+            server: "udp-server",
+            title: format!("udp-server, {clients} {}", clients_word(clients)),
+            unit: "round trips",
+            load: Load::Datagrams {
+                request: MESSAGE.to_vec(),
+                reply: DATAGRAM_REPLY.to_vec(),
+                clients,
+            },
+            limit: Limit::UdpRoundTrip,
+            max_ops: None,
+        });
+    }
+    for clients in [1, 8] {
+        scenarios.push(Scenario {
+            id: format!("05-unix-{clients}"),
+            lesson: 5,
+            server: "unix-server",
+            title: format!("unix-server, {clients} {}", clients_word(clients)),
+            unit: "connections",
+            load: Load::Connections {
+                exchange: plain.clone(),
+                clients,
+            },
+            limit: Limit::UnixConnect,
+            max_ops: None,
+        });
+    }
+    for clients in [10, 100, 1000] {
+        scenarios.push(Scenario {
+            id: format!("06-lines-{clients}"),
+            lesson: 6,
+            server: "select-server",
+            title: format!("select-server, {clients} clients x {LINES_IN_FLIGHT} lines"),
+            unit: "lines",
+            load: Load::Lines(Pipelined {
+                clients,
+                in_flight: LINES_IN_FLIGHT,
+                line: select_line,
+            }),
+            limit: Limit::TcpLines,
+            max_ops: None,
+        });
+    }
+    scenarios
+}
+
+/// What one run measured.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// Operations per second within the window.
+    pub rate: f64,
+    pub outcome: Outcome,
+    /// The server's CPU time (its children's included) per operation,
+    /// over its whole life.
+    pub cpu_per_op: Option<Duration>,
+    /// The server process's peak resident memory, in KiB.
+    pub peak_rss_kib: Option<u64>,
+    /// The load generator's CPU time as a share of the run's length: near
+    /// 1.0 (one whole CPU) would mean it, not the server, set the pace.
+    pub generator_share: f64,
+    /// The 1-minute load average at the end of the run.
+    pub load_average: Option<f64>,
+}
+
+/// Runs `scenario` once against `binary`.
+pub fn measure(
+    scenario: &Scenario,
+    binary: &Path,
+    budget: Budget,
+    placement: &Placement,
+) -> Result<Measurement, String> {
+    let dir = SocketDir::new();
+    let transport = scenario.transport(dir.path());
+    let cpu_before = machine::children_cpu_time();
+    let mut server = start(binary, &transport, placement)?;
+    let address = wait_until_bound(&server, &transport, binary)?;
+    let budget = Budget {
+        max_ops: scenario.max_ops,
+        ..budget
+    };
+    let started = Instant::now();
+    let outcome = match (&scenario.load, &address) {
+        (Load::Connections { exchange, clients }, Address::Tcp(port)) => loadgen::connections(
+            &Target::Tcp(loopback(*port)),
+            exchange,
+            *clients,
+            budget,
+            &placement.load,
+        ),
+        (Load::Connections { exchange, clients }, Address::Unix(path)) => loadgen::connections(
+            &Target::Unix(path.clone()),
+            exchange,
+            *clients,
+            budget,
+            &placement.load,
+        ),
+        (
+            Load::Datagrams {
+                request,
+                reply,
+                clients,
+            },
+            Address::Udp(port),
+        ) => loadgen::datagrams(
+            loopback(*port),
+            request,
+            reply,
+            *clients,
+            budget,
+            &placement.load,
+        ),
+        (Load::Lines(pipelined), Address::Tcp(port)) => {
+            loadgen::lines(loopback(*port), pipelined, budget, &placement.load)
+        }
+        (_, address) => return Err(format!("unexpected address {address:?}")),
+    };
+    let elapsed = started.elapsed();
+    let peak_rss_kib = procfs::peak_resident_kib(server.pid());
+    let exited = server.has_exited();
+    let stderr = String::from_utf8_lossy(&server.stderr().bytes()).into_owned();
+    server.finish();
+    drop(server);
+    reap_orphans();
+    let cpu = machine::children_cpu_time().saturating_sub(cpu_before);
+    if exited {
+        return Err(format!(
+            "{} exited during the run; stderr: {:?}",
+            binary.display(),
+            last_lines(&stderr, 3)
+        ));
+    }
+    let mut outcome = outcome;
+    if outcome.errors > 0 {
+        if let Some(first) = &mut outcome.first_error {
+            let said = last_lines(&stderr, 2);
+            if !said.is_empty() {
+                first.push_str(&format!(" (server said: {said})"));
+            }
+        }
+    }
+    Ok(Measurement {
+        rate: outcome.rate(),
+        cpu_per_op: (outcome.total_ops > 0).then(|| cpu.div_f64(outcome.total_ops as f64)),
+        peak_rss_kib,
+        generator_share: outcome.generator_cpu.as_secs_f64() / elapsed.as_secs_f64().max(1e-9),
+        load_average: machine::load_average(),
+        outcome,
+    })
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// The last `count` lines of `text`, joined with ` | `.
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join(" | ")
+}
+
+/// Starts `binary` with the port 0 (or the socket path) as argument,
+/// pinned to the server's CPUs, its stdout sent to /dev/null.
+///
+/// Every server prints a line per message; where those lines go is no
+/// part of the design being measured, and a pipe read by xtask would add
+/// xtask's reading to the cost. /dev/null takes them at the cost of a
+/// system call, for ours and for the C alike. Stderr stays captured.
+pub fn start(
+    binary: &Path,
+    transport: &Transport,
+    placement: &Placement,
+) -> Result<Supervised, String> {
+    let argument: OsString = match transport {
+        Transport::Unix(path) => path.clone().into_os_string(),
+        _ => "0".into(),
+    };
+    let null = File::options()
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| format!("cannot open /dev/null: {e}"))?;
+    let cpuset = machine::cpuset_for_child(&placement.server);
+    let mut command = Command::new(binary);
+    command.arg(argument).stdin(Stdio::null());
+    // SAFETY: the closure runs in the child between fork() and exec(),
+    // where only async-signal-safe calls are allowed: dup2() and
+    // sched_setaffinity() are plain system calls, and the CPU set was
+    // built before the fork. std has already wired up the child's stdout
+    // (to the supervisor's pipe) when this runs, so dup2() replaces that.
+    // The closure owns `null`: it stays open until `command` is dropped.
+    unsafe {
+        command.pre_exec(move || {
+            nix::unistd::dup2_stdout(&null)?;
+            if let Some(set) = &cpuset {
+                machine::pin_process_before_exec(set);
+            }
+            Ok(())
+        });
+    }
+    Supervised::start(&mut command).map_err(|e| format!("cannot start {}: {e}", binary.display()))
+}
+
+/// Waits until the kernel's tables show the server's socket bound, with
+/// no probe connection (that would make a fork server fork).
+fn wait_until_bound(
+    server: &Supervised,
+    transport: &Transport,
+    binary: &Path,
+) -> Result<Address, String> {
+    let deadline = Instant::now() + lesson_testing::WAIT;
+    let mut attempt = 0u32;
+    loop {
+        attempt = attempt.wrapping_add(1);
+        // The kernel's table now and then, in case pidfd_getfd is not
+        // allowed here.
+        let found = match transport {
+            Transport::Tcp if attempt % 64 != 63 => listening_port(server.pid()).map(Address::Tcp),
+            _ => bound_address(server.pid(), transport),
+        };
+        if let Some(address) = found {
+            return Ok(address);
+        }
+        if server.has_exited() {
+            return Err(format!(
+                "{} exited before it was ready; stderr: {:?}",
+                binary.display(),
+                String::from_utf8_lossy(&server.stderr().bytes())
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{} was not ready within {:?}",
+                binary.display(),
+                lesson_testing::WAIT
+            ));
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The port of the TCP socket `pid` listens on, asked of the socket
+/// itself: xtask takes a duplicate of each of the server's socket
+/// descriptors (`pidfd_getfd`, Linux 5.6), asks it whether it listens
+/// (`SO_ACCEPTCONN`) and where (`getsockname`), and closes it again.
+///
+/// The kernel's table, `/proc/net/tcp`, would say the same, but it lists
+/// every TCP socket of the machine, and a bench run leaves tens of
+/// thousands in TIME_WAIT: reading it then takes a good part of a second.
+/// Like the table, this needs no probe connection, which would make a
+/// fork server fork.
+fn listening_port(pid: i32) -> Option<u16> {
+    // SAFETY: pidfd_open takes a PID and flags and returns a new
+    // descriptor or -1; it touches no memory of ours.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let pidfd = owned(pidfd)?;
+    let entries = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    for entry in entries.flatten() {
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        let number = entry.file_name().to_string_lossy().parse::<i32>();
+        let (true, Ok(number)) = (is_socket, number) else {
+            continue;
+        };
+        // SAFETY: pidfd_getfd takes two descriptor numbers and flags and
+        // returns a new descriptor (close-on-exec) or -1.
+        let copy = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), number, 0) };
+        let Some(copy) = owned(copy) else {
+            continue;
+        };
+        let mut listening: libc::c_int = 0;
+        let mut length = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `length` bytes into
+        // `listening`, an int that lives across the call, and the new
+        // length into `length`.
+        let asked = unsafe {
+            libc::getsockopt(
+                copy.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ACCEPTCONN,
+                (&mut listening as *mut libc::c_int).cast(),
+                &mut length,
+            )
+        };
+        if asked != 0 || listening != 1 {
+            continue;
+        }
+        // A listening socket is a TCP listener (or a Unix-domain stream
+        // one, whose address is not an IP address and yields nothing).
+        if let Ok(address) = std::net::TcpListener::from(copy).local_addr() {
+            return Some(address.port());
+        }
+    }
+    None
+}
+
+/// A system call's returned descriptor, owned, or `None` for -1.
+fn owned(fd: libc::c_long) -> Option<OwnedFd> {
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the kernel just returned this descriptor to us, and nothing
+    // else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reaps every child of xtask: a stopped server's children, which were
+/// re-parented to xtask when it died. Their CPU time is added to xtask's
+/// `RUSAGE_CHILDREN` only once they are reaped.
+pub fn reap_orphans() {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {
+                if Instant::now() > deadline {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            Ok(_) | Err(Errno::EINTR) => {}
+            // ECHILD: none left.
+            Err(_) => return,
+        }
+    }
+}
+
+/// The binaries a run uses: ours from the release build, or another
+/// implementation's from a directory.
+#[derive(Debug, Clone)]
+pub struct Implementation {
+    /// `ours`, or the directory's name.
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Implementation {
+    pub fn binary(&self, server: &str) -> PathBuf {
+        self.dir.join(server)
+    }
+}
