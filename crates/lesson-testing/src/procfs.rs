@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use procfs::net::{TcpState, UdpState};
+use procfs::net::UdpState;
 use procfs::process::FDTarget;
 
 /// One process, as `ps -o pid,ppid,pgid,stat,comm` would show it.
@@ -111,13 +111,10 @@ pub fn socket_inodes(pid: i32) -> HashSet<u64> {
 
 /// The port of a TCP socket among `inodes` in LISTEN state.
 pub fn tcp_listening_port(inodes: &HashSet<u64>) -> Option<u16> {
-    let tables = [procfs::net::tcp(), procfs::net::tcp6()];
-    tables
+    tcp_sockets(1 << TCP_LISTEN)
         .into_iter()
-        .flatten()
-        .flatten()
-        .find(|e| e.state == TcpState::Listen && inodes.contains(&e.inode))
-        .map(|e| e.local_address.port())
+        .find(|(_, inode)| inodes.contains(inode))
+        .map(|(port, _)| port)
 }
 
 /// The port of a bound UDP socket among `inodes` (a bound, unconnected UDP
@@ -169,13 +166,108 @@ pub fn connected_tcp_sockets(pid: i32) -> usize {
     if inodes.is_empty() {
         return 0;
     }
-    let tables = [procfs::net::tcp(), procfs::net::tcp6()];
-    tables
+    // Every state but LISTEN and TIME_WAIT (a TIME_WAIT socket belongs to
+    // nobody any more: its inode is 0).
+    let states = TCP_ALL_STATES & !(1 << TCP_LISTEN) & !(1 << TCP_TIME_WAIT);
+    tcp_sockets(states)
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.state != TcpState::Listen && inodes.contains(&e.inode))
+        .filter(|(_, inode)| inodes.contains(inode))
         .count()
+}
+
+/// TCP's state numbers, as the kernel numbers them (`include/net/tcp_states.h`).
+const TCP_TIME_WAIT: u32 = 6;
+const TCP_LISTEN: u32 = 10;
+const TCP_ALL_STATES: u32 = 0xfff;
+
+/// `(local port, inode)` of every TCP socket, IPv4 and IPv6, in one of the
+/// `states` (a bit per state number), as the kernel reports them through
+/// sock_diag, the netlink interface behind `ss`.
+///
+/// Why not `/proc/net/tcp`: that table lists every TCP socket of the
+/// machine, and after a test suite's thousands of connections most of
+/// them wait out TIME_WAIT there for a minute. Reading and parsing it then
+/// takes a large fraction of a second, every time a test polls for a
+/// server's readiness. sock_diag filters by state in the kernel, so asking
+/// for listeners returns a handful of entries whatever the machine did.
+fn tcp_sockets(states: u32) -> Vec<(u16, u64)> {
+    let mut found = Vec::new();
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        // Best effort: a failure leaves the list shorter, and the caller
+        // polls again.
+        let _ = sock_diag_dump(family as u8, states, &mut found);
+    }
+    found
+}
+
+/// One sock_diag dump (`SOCK_DIAG_BY_FAMILY` with `NLM_F_DUMP`) of the TCP
+/// sockets of `family` in `states`; appends `(port, inode)` to `found`.
+/// The message layouts are the kernel's ABI (`linux/netlink.h`,
+/// `linux/inet_diag.h`), stable since Linux 3.3.
+fn sock_diag_dump(family: u8, states: u32, found: &mut Vec<(u16, u64)>) -> std::io::Result<()> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    const NETLINK_SOCK_DIAG: i32 = 4;
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLM_F_REQUEST: u16 = 0x1;
+    const NLM_F_DUMP: u16 = 0x300;
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    // struct nlmsghdr, then struct inet_diag_req_v2.
+    const HEADER: usize = 16;
+    const REQUEST: usize = HEADER + 56;
+    // In each reply, after its nlmsghdr: family, state, timer, retrans (4
+    // bytes), then the socket id whose first field is the local port
+    // (network order), 48 bytes in all; then expires, rqueue, wqueue and
+    // uid (4 bytes each), then the inode.
+    const PORT_AT: usize = 4;
+    const INODE_AT: usize = 4 + 48 + 16;
+
+    let diag = Socket::new(
+        Domain::from(libc::AF_NETLINK),
+        Type::DGRAM,
+        Some(Protocol::from(NETLINK_SOCK_DIAG)),
+    )?;
+    diag.set_read_timeout(Some(crate::WAIT))?;
+    let mut request = Vec::with_capacity(REQUEST);
+    request.extend_from_slice(&(REQUEST as u32).to_ne_bytes());
+    request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    request.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    request.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+    request.extend_from_slice(&0u32.to_ne_bytes()); // port 0: the kernel
+    request.extend_from_slice(&[family, libc::IPPROTO_TCP as u8, 0, 0]);
+    request.extend_from_slice(&states.to_ne_bytes());
+    request.resize(REQUEST, 0); // any socket id: all zeros
+    diag.send(&request)?;
+
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let received = std::io::Read::read(&mut &diag, &mut buffer)?;
+        let mut at = 0;
+        while at + HEADER <= received {
+            let word = |offset: usize| -> u32 {
+                let bytes = buffer.get(offset..offset + 4).unwrap_or(&[0; 4]);
+                u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+            };
+            let length = word(at) as usize;
+            let kind = u16::from_ne_bytes([buffer[at + 4], buffer[at + 5]]);
+            if kind == NLMSG_DONE || kind == NLMSG_ERROR {
+                return Ok(());
+            }
+            if length < HEADER || at + length > received {
+                return Ok(());
+            }
+            let body = at + HEADER;
+            if length >= HEADER + INODE_AT + 4 {
+                let port = u16::from_be_bytes([buffer[body + PORT_AT], buffer[body + PORT_AT + 1]]);
+                found.push((port, u64::from(word(body + INODE_AT))));
+            }
+            // Messages are aligned to 4 bytes.
+            at += (length + 3) & !3;
+        }
+        if received == 0 {
+            return Ok(());
+        }
+    }
 }
 
 /// The most memory `pid` has had resident at once, in KiB (`VmHWM` in
