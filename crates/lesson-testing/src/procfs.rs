@@ -113,8 +113,18 @@ pub fn socket_inodes(pid: i32) -> HashSet<u64> {
 pub fn tcp_listening_port(inodes: &HashSet<u64>) -> Option<u16> {
     tcp_sockets(1 << TCP_LISTEN)
         .into_iter()
-        .find(|(_, inode)| inodes.contains(inode))
-        .map(|(port, _)| port)
+        .find(|s| inodes.contains(&s.inode))
+        .map(|s| s.local_port)
+}
+
+/// How many bytes the TCP socket with local port `local_port`, connected
+/// to port `remote_port`, has received that its program has not read yet
+/// (its receive queue); `None` if there is no such connection.
+pub fn tcp_unread_bytes(local_port: u16, remote_port: u16) -> Option<u32> {
+    tcp_sockets(CONNECTED_STATES)
+        .into_iter()
+        .find(|s| s.local_port == local_port && s.remote_port == remote_port)
+        .map(|s| s.unread)
 }
 
 /// The port of a bound UDP socket among `inodes` (a bound, unconnected UDP
@@ -166,12 +176,9 @@ pub fn connected_tcp_sockets(pid: i32) -> usize {
     if inodes.is_empty() {
         return 0;
     }
-    // Every state but LISTEN and TIME_WAIT (a TIME_WAIT socket belongs to
-    // nobody any more: its inode is 0).
-    let states = TCP_ALL_STATES & !(1 << TCP_LISTEN) & !(1 << TCP_TIME_WAIT);
-    tcp_sockets(states)
+    tcp_sockets(CONNECTED_STATES)
         .into_iter()
-        .filter(|(_, inode)| inodes.contains(inode))
+        .filter(|s| inodes.contains(&s.inode))
         .count()
 }
 
@@ -179,10 +186,22 @@ pub fn connected_tcp_sockets(pid: i32) -> usize {
 const TCP_TIME_WAIT: u32 = 6;
 const TCP_LISTEN: u32 = 10;
 const TCP_ALL_STATES: u32 = 0xfff;
+/// Every state but LISTEN and TIME_WAIT (a TIME_WAIT socket belongs to
+/// nobody any more: its inode is 0).
+const CONNECTED_STATES: u32 = TCP_ALL_STATES & !(1 << TCP_LISTEN) & !(1 << TCP_TIME_WAIT);
 
-/// `(local port, inode)` of every TCP socket, IPv4 and IPv6, in one of the
-/// `states` (a bit per state number), as the kernel reports them through
-/// sock_diag, the netlink interface behind `ss`.
+/// One TCP socket, as sock_diag reports it.
+struct TcpSocket {
+    local_port: u16,
+    remote_port: u16,
+    /// Bytes received that its program has not read yet.
+    unread: u32,
+    inode: u64,
+}
+
+/// Every TCP socket, IPv4 and IPv6, in one of the `states` (a bit per
+/// state number), as the kernel reports them through sock_diag, the
+/// netlink interface behind `ss`.
 ///
 /// Why not `/proc/net/tcp`: that table lists every TCP socket of the
 /// machine, and after a test suite's thousands of connections most of
@@ -190,7 +209,7 @@ const TCP_ALL_STATES: u32 = 0xfff;
 /// takes a large fraction of a second, every time a test polls for a
 /// server's readiness. sock_diag filters by state in the kernel, so asking
 /// for listeners returns a handful of entries whatever the machine did.
-fn tcp_sockets(states: u32) -> Vec<(u16, u64)> {
+fn tcp_sockets(states: u32) -> Vec<TcpSocket> {
     let mut found = Vec::new();
     for family in [libc::AF_INET, libc::AF_INET6] {
         // Best effort: a failure leaves the list shorter, and the caller
@@ -201,10 +220,10 @@ fn tcp_sockets(states: u32) -> Vec<(u16, u64)> {
 }
 
 /// One sock_diag dump (`SOCK_DIAG_BY_FAMILY` with `NLM_F_DUMP`) of the TCP
-/// sockets of `family` in `states`; appends `(port, inode)` to `found`.
+/// sockets of `family` in `states`; appends them to `found`.
 /// The message layouts are the kernel's ABI (`linux/netlink.h`,
 /// `linux/inet_diag.h`), stable since Linux 3.3.
-fn sock_diag_dump(family: u8, states: u32, found: &mut Vec<(u16, u64)>) -> std::io::Result<()> {
+fn sock_diag_dump(family: u8, states: u32, found: &mut Vec<TcpSocket>) -> std::io::Result<()> {
     use socket2::{Domain, Protocol, Socket, Type};
     const NETLINK_SOCK_DIAG: i32 = 4;
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
@@ -216,10 +235,11 @@ fn sock_diag_dump(family: u8, states: u32, found: &mut Vec<(u16, u64)>) -> std::
     const HEADER: usize = 16;
     const REQUEST: usize = HEADER + 56;
     // In each reply, after its nlmsghdr: family, state, timer, retrans (4
-    // bytes), then the socket id whose first field is the local port
-    // (network order), 48 bytes in all; then expires, rqueue, wqueue and
-    // uid (4 bytes each), then the inode.
+    // bytes), then the socket id whose first fields are the local and the
+    // remote port (network order), 48 bytes in all; then expires, rqueue,
+    // wqueue and uid (4 bytes each), then the inode.
     const PORT_AT: usize = 4;
+    const RQUEUE_AT: usize = 4 + 48 + 4;
     const INODE_AT: usize = 4 + 48 + 16;
 
     let diag = Socket::new(
@@ -258,8 +278,13 @@ fn sock_diag_dump(family: u8, states: u32, found: &mut Vec<(u16, u64)>) -> std::
             }
             let body = at + HEADER;
             if length >= HEADER + INODE_AT + 4 {
-                let port = u16::from_be_bytes([buffer[body + PORT_AT], buffer[body + PORT_AT + 1]]);
-                found.push((port, u64::from(word(body + INODE_AT))));
+                let port = |at: usize| u16::from_be_bytes([buffer[at], buffer[at + 1]]);
+                found.push(TcpSocket {
+                    local_port: port(body + PORT_AT),
+                    remote_port: port(body + PORT_AT + 2),
+                    unread: word(body + RQUEUE_AT),
+                    inode: u64::from(word(body + INODE_AT)),
+                });
             }
             // Messages are aligned to 4 bytes.
             at += (length + 3) & !3;

@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Socket, Type};
 
 use crate::stream::Stream;
 use crate::{wait_until, WAIT};
@@ -109,75 +109,7 @@ pub fn wait_until_peer_has_read(stream: &TcpStream) -> bool {
     else {
         return false;
     };
-    wait_until(WAIT, || unread_bytes(theirs, ours).is_ok_and(|n| n == 0))
-}
-
-/// How many bytes the TCP socket at `local`, connected to `remote`, has
-/// received that its program has not read yet (its receive queue).
-///
-/// Asked of the kernel through sock_diag, the netlink interface behind
-/// `ss`: one exact lookup of one socket. (`/proc/net/tcp` has the same
-/// number, but reading it walks every TCP socket of the machine, and on a
-/// machine that has just run thousands of test connections, thousands of
-/// them linger in TIME_WAIT: each read then takes a large fraction of a
-/// second.)
-fn unread_bytes(local: SocketAddrV4, remote: SocketAddrV4) -> std::io::Result<u32> {
-    use std::io::{Error, ErrorKind, Read};
-    // The kernel's ABI (linux/netlink.h, linux/sock_diag.h,
-    // linux/inet_diag.h), stable since Linux 3.3.
-    const NETLINK_SOCK_DIAG: i32 = 4;
-    const SOCK_DIAG_BY_FAMILY: u16 = 20;
-    const NLM_F_REQUEST: u16 = 1;
-    const NLMSG_ERROR: u16 = 2;
-    // A request is a struct nlmsghdr (16 bytes), then a struct
-    // inet_diag_req_v2 (56).
-    const HEADER: usize = 16;
-    const REQUEST: usize = HEADER + 56;
-    // In the reply, after the header: family, state, timer, retrans (4
-    // bytes), the socket id (48), expires (4), then the receive queue.
-    const RQUEUE_AT: usize = HEADER + 4 + 48 + 4;
-
-    let diag = Socket::new(
-        Domain::from(libc::AF_NETLINK),
-        Type::DGRAM,
-        Some(Protocol::from(NETLINK_SOCK_DIAG)),
-    )?;
-    diag.set_read_timeout(Some(WAIT))?;
-
-    let mut request = Vec::with_capacity(REQUEST);
-    // struct nlmsghdr: length, type, flags, sequence, port (0: the kernel).
-    request.extend_from_slice(&(REQUEST as u32).to_ne_bytes());
-    request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    request.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    request.extend_from_slice(&1u32.to_ne_bytes());
-    request.extend_from_slice(&0u32.to_ne_bytes());
-    // struct inet_diag_req_v2: IPv4, TCP, no extensions, every state.
-    request.extend_from_slice(&[libc::AF_INET as u8, libc::IPPROTO_TCP as u8, 0, 0]);
-    request.extend_from_slice(&u32::MAX.to_ne_bytes());
-    // struct inet_diag_sockid: ports and addresses in network order, any
-    // interface, and "no cookie" (look the socket up by its addresses).
-    request.extend_from_slice(&local.port().to_be_bytes());
-    request.extend_from_slice(&remote.port().to_be_bytes());
-    for address in [local.ip(), remote.ip()] {
-        request.extend_from_slice(&address.octets());
-        request.extend_from_slice(&[0; 12]);
-    }
-    request.extend_from_slice(&0u32.to_ne_bytes());
-    request.extend_from_slice(&[0xff; 8]);
-    debug_assert_eq!(request.len(), REQUEST);
-    diag.send(&request)?;
-
-    let mut reply = [0u8; 512];
-    let received = (&diag).read(&mut reply)?;
-    let field = |at: usize| -> Option<[u8; 4]> { reply.get(at..at + 4)?.try_into().ok() };
-    let message_type = reply
-        .get(4..6)
-        .map(|b| u16::from_ne_bytes([b[0], b[1]]))
-        .unwrap_or_default();
-    if message_type == NLMSG_ERROR || received < RQUEUE_AT + 4 {
-        return Err(Error::new(ErrorKind::NotFound, "no such TCP socket"));
-    }
-    field(RQUEUE_AT)
-        .map(u32::from_ne_bytes)
-        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "short sock_diag reply"))
+    wait_until(WAIT, || {
+        crate::procfs::tcp_unread_bytes(theirs.port(), ours.port()) == Some(0)
+    })
 }
