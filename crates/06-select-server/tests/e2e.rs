@@ -18,6 +18,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use lesson_testing::procfs::connected_tcp_sockets;
 use lesson_testing::stream::{read_line, Stream};
 use lesson_testing::tcp::{self, fake_server};
 use lesson_testing::{binary, client, rules, wait_until, Interactive, Server, Transport, WAIT};
@@ -532,6 +533,18 @@ fn connections_beyond_fd_setsize_are_closed_and_the_rest_served() {
     allow_descriptors(2 * CONNECTIONS as u64);
     let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
     let mut server = start_server_with_descriptor_limit(hard.min(4096));
+    // One client served and gone first: a server may open descriptors of
+    // its own after it is listening (ours opens its spare one as its loop
+    // starts), and they must be counted before the free ones are.
+    let mut first = server.connect();
+    first.write_all(b"first\n").expect("sending");
+    first.shutdown_write();
+    assert_eq!(read_until_closed(&mut first), reply("first").as_bytes());
+    drop(first);
+    assert!(
+        wait_until(WAIT, || connected_tcp_sockets(server.pid()) == 0),
+        "the server kept the first client's connection open"
+    );
     // Every number below FD_SETSIZE the server is not using yet can be a
     // client's: that many clients must be served, exactly.
     let free_below_limit = FD_SETSIZE - descriptors_below(server.pid(), FD_SETSIZE);
