@@ -12,7 +12,8 @@
 //!   so the server removes it when stopped, reclaims one left behind by a
 //!   crash, and never removes anything else;
 //! - [`report_peer`]: both ends are on this machine, so the kernel can
-//!   tell the server which process connected (`SO_PEERCRED`).
+//!   tell the server which process connected (`SO_PEERCRED`); the server
+//!   asks when started with `--show-peer`.
 //!
 //! The server (`src/bin/unix-server.rs`) serves one connection after
 //! another with [`serve_one`], lesson 01's exchange, until it is stopped.

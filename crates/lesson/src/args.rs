@@ -5,7 +5,8 @@
 //! a port is a decimal integer 0..=65535 or a usage error, and every usage
 //! error is one line on stderr and exit status 2. `-h`/`--help` anywhere
 //! prints the usage on stdout and exits 0. Options (`--name VALUE` or
-//! `--name=VALUE`) may come before or after the positional arguments.
+//! `--name=VALUE`) and flags (`--name`, no value) may come before or after
+//! the positional arguments.
 
 use std::ffi::{OsStr, OsString};
 use std::process;
@@ -24,6 +25,8 @@ pub struct Args {
     positional: Vec<OsString>,
     /// `(name, value)` for each option given; the last one given wins.
     options: Vec<(&'static str, OsString)>,
+    /// The flags given (options without a value, such as `--show-peer`).
+    flags: Vec<&'static str>,
 }
 
 impl Args {
@@ -31,8 +34,20 @@ impl Args {
     /// (`["HOST", "PORT"]`), `options` the accepted `--options`, each of
     /// which takes a value. Exits 0 on `--help`, 2 on any usage error.
     pub fn parse(usage: &'static str, positional: &[&str], options: &[&'static str]) -> Args {
+        Args::parse_with_flags(usage, positional, options, &[])
+    }
+
+    /// As [`Args::parse`], also accepting `flags`: options that take no
+    /// value and are either given or not.
+    pub fn parse_with_flags(
+        usage: &'static str,
+        positional: &[&str],
+        options: &[&'static str],
+        flags: &[&'static str],
+    ) -> Args {
         let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
-        Args::parse_from(usage, positional, options, argv).unwrap_or_else(|outcome| match outcome {
+        let parsed = Args::parse_from(usage, positional, options, flags, argv);
+        parsed.unwrap_or_else(|outcome| match outcome {
             Stop::Help => {
                 crate::output::write_stdout(format!("usage: {usage}\n").as_bytes());
                 process::exit(0)
@@ -46,6 +61,7 @@ impl Args {
         usage: &'static str,
         positional: &[&str],
         options: &[&'static str],
+        flags: &[&'static str],
         argv: Vec<OsString>,
     ) -> Result<Args, Stop> {
         if argv.iter().any(|a| a == "-h" || a == "--help") {
@@ -55,6 +71,7 @@ impl Args {
             usage,
             positional: Vec::new(),
             options: Vec::new(),
+            flags: Vec::new(),
         };
         let mut rest = argv.into_iter();
         while let Some(arg) = rest.next() {
@@ -72,6 +89,13 @@ impl Args {
                 Some((name, value)) => (name.to_string(), Some(OsString::from(value))),
                 None => (text.to_string(), None),
             };
+            if let Some(&flag) = flags.iter().find(|f| **f == name) {
+                if inline_value.is_some() {
+                    return Err(Stop::Usage(format!("{flag} takes no value")));
+                }
+                args.flags.push(flag);
+                continue;
+            }
             let Some(&known) = options.iter().find(|o| **o == name) else {
                 return Err(Stop::Usage(format!("unknown option '{name}'")));
             };
@@ -114,6 +138,11 @@ impl Args {
     pub fn option(&self, name: &str) -> Option<String> {
         let (_, value) = self.options.iter().rev().find(|(n, _)| *n == name)?;
         Some(value.to_string_lossy().into_owned())
+    }
+
+    /// Whether the flag `--name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.flags.contains(&name)
     }
 
     /// The value of `--name` parsed as a `T`, `default` when absent, a usage
@@ -171,7 +200,13 @@ mod tests {
 
     fn parse(argv: &[&str], options: &[&'static str]) -> Result<Args, Stop> {
         let argv = argv.iter().map(OsString::from).collect();
-        Args::parse_from("prog HOST PORT", &["HOST", "PORT"], options, argv)
+        Args::parse_from(
+            "prog HOST PORT",
+            &["HOST", "PORT"],
+            options,
+            &["--loud"],
+            argv,
+        )
     }
 
     #[test]
@@ -195,6 +230,22 @@ mod tests {
         let args = parse(&["host", "80", "--reap=handler"], &["--reap"]).unwrap();
         assert_eq!(args.option("--reap").as_deref(), Some("handler"));
         assert_eq!(args.os(1), "80");
+    }
+
+    #[test]
+    fn flags_take_no_value_and_may_come_anywhere() {
+        let args = parse(&["--loud", "host", "80"], &[]).unwrap();
+        assert!(args.flag("--loud"));
+        assert_eq!(args.os(0), "host");
+        let args = parse(&["host", "80"], &[]).unwrap();
+        assert!(!args.flag("--loud"));
+        let args = parse(&["host", "--loud", "80"], &[]).unwrap();
+        assert!(args.flag("--loud"));
+        assert_eq!(args.os(1), "80");
+        assert_eq!(
+            parse(&["host", "80", "--loud=yes"], &[]).unwrap_err(),
+            Stop::Usage("--loud takes no value".to_string())
+        );
     }
 
     #[test]

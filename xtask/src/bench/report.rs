@@ -356,7 +356,8 @@ impl Report {
                 }
                 _ => None,
             };
-            if let Some(against) = &result.against {
+            if self.against.is_some() {
+                // A scenario that ran ours only shows dashes for theirs.
                 let ratio = result
                     .ratio()
                     .map(|s| format!("{:.2} ({:.2}-{:.2})", s.median, s.min, s.max));
@@ -364,7 +365,7 @@ impl Report {
                     out,
                     "{name:<40} {:>16} {:>16} {:>18} {:>8}",
                     or_dash(rate(&result.ours)),
-                    or_dash(rate(against)),
+                    or_dash(result.against.as_ref().and_then(rate)),
                     or_dash(ratio),
                     or_dash(of_limit)
                 );

@@ -21,7 +21,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,6 +33,7 @@ use lesson_testing::server::{bound_address, Address, Transport};
 use lesson_testing::supervisor::Supervised;
 use lesson_testing::unix::SocketDir;
 use nix::errno::Errno;
+use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use super::limits::Limit;
@@ -79,6 +80,10 @@ pub struct Scenario {
     pub limit: Limit,
     /// Lesson 02's zombies: see [`FORK_SERVER_MAX_CONNECTIONS`].
     pub max_ops: Option<u64>,
+    /// Options beyond the contract that our server is started with. A
+    /// scenario with any runs ours only: another implementation need not
+    /// know them.
+    pub flags: &'static [&'static str],
 }
 
 impl Scenario {
@@ -150,6 +155,7 @@ pub fn all() -> Vec<Scenario> {
                 },
                 limit: Limit::TcpConnect,
                 max_ops: (lesson == 2).then_some(FORK_SERVER_MAX_CONNECTIONS),
+                flags: &[],
             });
         }
     }
@@ -167,6 +173,7 @@ pub fn all() -> Vec<Scenario> {
             },
             limit: Limit::UdpRoundTrip,
             max_ops: None,
+            flags: &[],
         });
     }
     for clients in [1, 8] {
@@ -182,8 +189,26 @@ pub fn all() -> Vec<Scenario> {
             },
             limit: Limit::UnixConnect,
             max_ops: None,
+            flags: &[],
         });
     }
+    // The price of a question: lesson 05's server naming each client
+    // (`--show-peer`: one getsockopt() and one line on stderr more per
+    // connection). Ours only; compare with 05-unix-1.
+    scenarios.push(Scenario {
+        id: "05-unix-peer-1".to_string(),
+        lesson: 5,
+        server: "unix-server",
+        title: "unix-server --show-peer, 1 client".to_string(),
+        unit: "connections",
+        load: Load::Connections {
+            exchange: plain.clone(),
+            clients: 1,
+        },
+        limit: Limit::UnixConnect,
+        max_ops: None,
+        flags: &["--show-peer"],
+    });
     for clients in [10, 100, 1000] {
         scenarios.push(Scenario {
             id: format!("06-lines-{clients}"),
@@ -198,6 +223,7 @@ pub fn all() -> Vec<Scenario> {
             }),
             limit: Limit::TcpLines,
             max_ops: None,
+            flags: &[],
         });
     }
     scenarios
@@ -231,7 +257,7 @@ pub fn measure(
     let dir = SocketDir::new();
     let transport = scenario.transport(dir.path());
     let cpu_before = machine::children_cpu_time();
-    let mut server = start(binary, &transport, placement)?;
+    let mut server = start(binary, &transport, scenario.flags, placement)?;
     let address = wait_until_bound(&server, &transport, binary)?;
     let budget = Budget {
         max_ops: scenario.max_ops,
@@ -274,10 +300,10 @@ pub fn measure(
         (_, address) => return Err(format!("unexpected address {address:?}")),
     };
     let elapsed = started.elapsed();
-    let peak_rss_kib = procfs::peak_resident_kib(server.pid());
-    let exited = server.has_exited();
-    let stderr = String::from_utf8_lossy(&server.stderr().bytes()).into_owned();
-    server.finish();
+    let peak_rss_kib = procfs::peak_resident_kib(server.process.pid());
+    let exited = server.process.has_exited();
+    let stderr = server.stderr();
+    server.process.finish();
     drop(server);
     reap_orphans();
     let cpu = machine::children_cpu_time().saturating_sub(cpu_before);
@@ -317,18 +343,47 @@ fn last_lines(text: &str, count: usize) -> String {
     lines[lines.len().saturating_sub(count)..].join(" | ")
 }
 
+/// A server under measurement, and where its stderr goes.
+pub struct BenchServer {
+    pub process: Supervised,
+    log: File,
+}
+
+impl BenchServer {
+    /// Everything the server has written to stderr so far, shown lossily.
+    pub fn stderr(&self) -> String {
+        let mut bytes = Vec::new();
+        let mut offset = 0;
+        let mut chunk = [0u8; 8192];
+        while let Ok(read) = self.log.read_at(&mut chunk, offset) {
+            if read == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&chunk[..read]);
+            offset += read as u64;
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
 /// Starts `binary` with the port 0 (or the socket path) as argument,
-/// pinned to the server's CPUs, its stdout sent to /dev/null.
+/// pinned to the server's CPUs, its stdout sent to /dev/null and its
+/// stderr to an in-memory file.
 ///
-/// Every server prints a line per message; where those lines go is no
-/// part of the design being measured, and a pipe read by xtask would add
-/// xtask's reading to the cost. /dev/null takes them at the cost of a
-/// system call, for ours and for the C alike. Stderr stays captured.
+/// Every server prints a line per message, and lesson 05's prints a
+/// second one, on stderr, naming the client. Where those lines go is no
+/// part of the design being measured. A pipe read by xtask would add
+/// xtask's reading to the cost, and worse, a wake-up of xtask's reader
+/// thread per line, on the very CPU the server and the load generator
+/// share. /dev/null takes stdout at the cost of a system call, for ours
+/// and for the C alike; stderr goes to a `memfd_create(2)` file, as cheap
+/// to write and still there to read when the server says why it failed.
 pub fn start(
     binary: &Path,
     transport: &Transport,
+    flags: &[&str],
     placement: &Placement,
-) -> Result<Supervised, String> {
+) -> Result<BenchServer, String> {
     let argument: OsString = match transport {
         Transport::Unix(path) => path.clone().into_os_string(),
         _ => "0".into(),
@@ -337,52 +392,59 @@ pub fn start(
         .write(true)
         .open("/dev/null")
         .map_err(|e| format!("cannot open /dev/null: {e}"))?;
+    let log = File::from(
+        memfd_create(c"server-stderr", MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| format!("memfd_create: {e}"))?,
+    );
+    let child_log = log
+        .try_clone()
+        .map_err(|e| format!("cannot duplicate the stderr file: {e}"))?;
     let cpuset = machine::cpuset_for_child(&placement.server);
     let mut command = Command::new(binary);
-    command.arg(argument).stdin(Stdio::null());
+    command.arg(argument).args(flags).stdin(Stdio::null());
     // SAFETY: the closure runs in the child between fork() and exec(),
     // where only async-signal-safe calls are allowed: dup2() and
     // sched_setaffinity() are plain system calls, and the CPU set was
     // built before the fork. std has already wired up the child's stdout
-    // (to the supervisor's pipe) when this runs, so dup2() replaces that.
-    // The closure owns `null`: it stays open until `command` is dropped.
+    // and stderr (to the supervisor's pipes) when this runs, so dup2()
+    // replaces them; the copies dup2() makes do not have close-on-exec.
+    // The closure owns `null` and `child_log`: they stay open until
+    // `command` is dropped.
     unsafe {
         command.pre_exec(move || {
             nix::unistd::dup2_stdout(&null)?;
+            nix::unistd::dup2_stderr(&child_log)?;
             if let Some(set) = &cpuset {
                 machine::pin_process_before_exec(set);
             }
             Ok(())
         });
     }
-    Supervised::start(&mut command).map_err(|e| format!("cannot start {}: {e}", binary.display()))
+    let process = Supervised::start(&mut command)
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    Ok(BenchServer { process, log })
 }
 
 /// Waits until the kernel's tables show the server's socket bound, with
-/// no probe connection (that would make a fork server fork).
+/// no probe connection (that would make a fork server fork). TCP
+/// listeners are looked up through sock_diag, filtered by state in the
+/// kernel, so the tens of thousands of TIME_WAIT sockets a bench run
+/// leaves behind do not slow the wait down.
 fn wait_until_bound(
-    server: &Supervised,
+    server: &BenchServer,
     transport: &Transport,
     binary: &Path,
 ) -> Result<Address, String> {
     let deadline = Instant::now() + lesson_testing::WAIT;
-    let mut attempt = 0u32;
     loop {
-        attempt = attempt.wrapping_add(1);
-        // The kernel's table now and then, in case pidfd_getfd is not
-        // allowed here.
-        let found = match transport {
-            Transport::Tcp if attempt % 64 != 63 => listening_port(server.pid()).map(Address::Tcp),
-            _ => bound_address(server.pid(), transport),
-        };
-        if let Some(address) = found {
+        if let Some(address) = bound_address(server.process.pid(), transport) {
             return Ok(address);
         }
-        if server.has_exited() {
+        if server.process.has_exited() {
             return Err(format!(
                 "{} exited before it was ready; stderr: {:?}",
                 binary.display(),
-                String::from_utf8_lossy(&server.stderr().bytes())
+                server.stderr()
             ));
         }
         if Instant::now() > deadline {
@@ -394,69 +456,6 @@ fn wait_until_bound(
         }
         thread::sleep(Duration::from_millis(2));
     }
-}
-
-/// The port of the TCP socket `pid` listens on, asked of the socket
-/// itself: xtask takes a duplicate of each of the server's socket
-/// descriptors (`pidfd_getfd`, Linux 5.6), asks it whether it listens
-/// (`SO_ACCEPTCONN`) and where (`getsockname`), and closes it again.
-///
-/// The kernel's table, `/proc/net/tcp`, would say the same, but it lists
-/// every TCP socket of the machine, and a bench run leaves tens of
-/// thousands in TIME_WAIT: reading it then takes a good part of a second.
-/// Like the table, this needs no probe connection, which would make a
-/// fork server fork.
-fn listening_port(pid: i32) -> Option<u16> {
-    // SAFETY: pidfd_open takes a PID and flags and returns a new
-    // descriptor or -1; it touches no memory of ours.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let pidfd = owned(pidfd)?;
-    let entries = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-    for entry in entries.flatten() {
-        let is_socket = std::fs::read_link(entry.path())
-            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
-        let number = entry.file_name().to_string_lossy().parse::<i32>();
-        let (true, Ok(number)) = (is_socket, number) else {
-            continue;
-        };
-        // SAFETY: pidfd_getfd takes two descriptor numbers and flags and
-        // returns a new descriptor (close-on-exec) or -1.
-        let copy = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), number, 0) };
-        let Some(copy) = owned(copy) else {
-            continue;
-        };
-        let mut listening: libc::c_int = 0;
-        let mut length = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: getsockopt writes at most `length` bytes into
-        // `listening`, an int that lives across the call, and the new
-        // length into `length`.
-        let asked = unsafe {
-            libc::getsockopt(
-                copy.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ACCEPTCONN,
-                (&mut listening as *mut libc::c_int).cast(),
-                &mut length,
-            )
-        };
-        if asked != 0 || listening != 1 {
-            continue;
-        }
-        // A listening socket is a TCP listener (or a Unix-domain stream
-        // one, whose address is not an IP address and yields nothing).
-        if let Ok(address) = std::net::TcpListener::from(copy).local_addr() {
-            return Some(address.port());
-        }
-    }
-    None
-}
-
-/// A system call's returned descriptor, owned, or `None` for -1.
-fn owned(fd: libc::c_long) -> Option<OwnedFd> {
-    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
-    // SAFETY: the kernel just returned this descriptor to us, and nothing
-    // else owns it.
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Reaps every child of xtask: a stopped server's children, which were

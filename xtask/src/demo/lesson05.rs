@@ -52,9 +52,10 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     let shown = path.display().to_string();
 
     demo.narrate(&format!(
-        "Starting `unix-server {shown}`: socket(AF_UNIX, SOCK_STREAM), bind() to the path, listen()."
+        "Starting `unix-server {shown} --show-peer`: socket(AF_UNIX, SOCK_STREAM), bind() to the \
+         path, listen(). With --show-peer it also names each client it accepts."
     ));
-    let mut server = demo.start_unix_server("server", "unix-server", &path)?;
+    let mut server = demo.start_unix_server("server", "unix-server", &path, &["--show-peer"])?;
     demo.narrate("bind() created a file at the path. As `ls -l` shows it:");
     show_ls(demo, &path);
     demo.narrate(
@@ -93,7 +94,7 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
         "Now a crash: we start the server again and kill it with SIGKILL, which no handler can \
          catch.",
     );
-    let mut doomed = demo.start_unix_server("server", "unix-server", &path)?;
+    let mut doomed = demo.start_unix_server("server", "unix-server", &path, &[])?;
     doomed.signal(Signal::SIGKILL);
     demo.wait_for("the killed server to end", |_| doomed.has_exited())?;
     demo.narrate(&format!(
@@ -106,7 +107,7 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
         "A new server finds the path taken, sees that the file is a socket and that connect() gets \
          ECONNREFUSED (nobody behind it), removes it and binds again:",
     );
-    let mut server = demo.start_unix_server("server", "unix-server", &path)?;
+    let mut server = demo.start_unix_server("server", "unix-server", &path, &["--show-peer"])?;
     run_client(demo, &path, CLIENTS + 1)?;
     let status = demo.stop_server(&mut server)?;
     demo.narrate(&format!(
@@ -117,7 +118,8 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
 }
 
 /// Runs `unix-client PATH` sending one line, and narrates the server's
-/// credentials line with the client's real process ID.
+/// credentials line with the client's real process ID (the server runs
+/// with `--show-peer`).
 fn run_client(demo: &mut Demo, path: &Path, number: usize) -> Result<(), String> {
     let label = format!("client {number}");
     let message = format!("Hello from client {number}");

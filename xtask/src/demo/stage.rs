@@ -503,10 +503,11 @@ impl Demo {
         label: &str,
         name: &str,
         path: &std::path::Path,
+        flags: &[&str],
     ) -> Result<Supervised, String> {
         let binary = self.binary(name)?;
         let mut command = Command::new(binary);
-        command.arg(path).stdin(Stdio::null());
+        command.arg(path).args(flags).stdin(Stdio::null());
         let expected = format!("listening on {}", path.display());
         // A server started earlier under the same label may have printed
         // the same line: wait for one more.
