@@ -492,3 +492,26 @@ impl Implementation {
         self.dir.join(server)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::machine::Pin;
+
+    /// A server that dies before it is ready is reported with what it
+    /// wrote on stderr, which goes to the in-memory file, not a pipe.
+    #[test]
+    fn a_server_that_dies_at_once_is_reported_with_its_stderr() {
+        // `cat 0` stands in for a server that fails at once: there is no
+        // file `0` to read, and cat says so on stderr. (A script written
+        // by the test could fail with ETXTBSY when a test running beside
+        // it forks while the script is still open for writing.)
+        let cat = Path::new("/bin/cat");
+        let placement = Placement::choose(Pin::Off);
+        let server = start(cat, &Transport::Tcp, &[], &placement).expect("starting cat");
+        let error = wait_until_bound(&server, &Transport::Tcp, cat).expect_err("cat never listens");
+        assert!(error.contains("exited before it was ready"), "{error}");
+        assert!(error.contains("cat: ") && error.contains('0'), "{error}");
+        assert!(server.process.stderr().bytes().is_empty());
+    }
+}
