@@ -413,12 +413,7 @@ fn options_may_come_before_the_arguments() {
 /// Read: "Looking up the host"
 #[test]
 fn client_reports_an_unknown_host() {
-    client(&client_bin())
-        .args(["no-such-host.invalid", "51717"])
-        .write_stdin("hello\n")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("no such host"));
+    rules::assert_unknown_host_reported(&client_bin());
 }
 
 /// A UDP port another socket has bound: exit 1, and the error names the
@@ -448,11 +443,8 @@ fn bad_or_missing_ports_are_usage_errors() {
 /// Read: "The port argument"
 #[test]
 fn extra_arguments_are_usage_errors() {
-    client(&server_bin()).args(["0", "1"]).assert().code(2);
-    client(&client_bin())
-        .args(["localhost", "1", "2"])
-        .assert()
-        .code(2);
+    rules::assert_extra_argument_rejected(&server_bin(), &["0"]);
+    rules::assert_extra_argument_rejected(&client_bin(), &["localhost", "1"]);
 }
 
 /// `-h` and `--help`, anywhere on the line: usage on stdout, exit 0.

@@ -1,6 +1,7 @@
 //! Checks of the rules every binary of the contract follows, whatever its
-//! lesson and transport: port validation, `--help`, the readiness line, a
-//! busy address, nothing listening, stopping on SIGINT and SIGTERM. Each
+//! lesson and transport: port validation, extra arguments, `--help`, the
+//! readiness line, a busy address, nothing listening, an unknown host,
+//! stopping on SIGINT and SIGTERM. Each
 //! lesson's `tests/e2e.rs` calls them from tests of its own, so a grader
 //! sees one verdict per rule and lesson.
 
@@ -176,6 +177,26 @@ pub fn assert_connection_refused(bin: &Path) {
             predicate::str::contains("ERROR connecting")
                 .and(predicate::str::contains("Connection refused")),
         );
+}
+
+/// A client (`bin HOST PORT`) given a host the resolver cannot know
+/// (`.invalid` never resolves): exit 1, and stderr says `no such host`.
+pub fn assert_unknown_host_reported(bin: &Path) {
+    client(bin)
+        .args(["no-such-host.invalid", "51717"])
+        .write_stdin("hello\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no such host"));
+}
+
+/// `bin VALID_ARGS... 1`: one argument too many is a usage error (exit 2),
+/// not silently ignored.
+pub fn assert_extra_argument_rejected(bin: &Path, valid_args: &[&str]) {
+    client(bin)
+        .args([valid_args, &["1"]].concat())
+        .assert()
+        .code(2);
 }
 
 /// Starts `bin args...` with `signals` blocked. A process inherits its
