@@ -176,38 +176,30 @@ pub fn all() -> Vec<Scenario> {
             flags: &[],
         });
     }
-    for clients in [1, 8] {
-        scenarios.push(Scenario {
-            id: format!("05-unix-{clients}"),
-            lesson: 5,
-            server: "unix-server",
-            title: format!("unix-server, {clients} {}", clients_word(clients)),
-            unit: "connections",
-            load: Load::Connections {
-                exchange: plain.clone(),
-                clients,
-            },
-            limit: Limit::UnixConnect,
-            max_ops: None,
-            flags: &[],
-        });
-    }
+    let unix = |clients: usize| Scenario {
+        id: format!("05-unix-{clients}"),
+        lesson: 5,
+        server: "unix-server",
+        title: format!("unix-server, {clients} {}", clients_word(clients)),
+        unit: "connections",
+        load: Load::Connections {
+            exchange: plain.clone(),
+            clients,
+        },
+        limit: Limit::UnixConnect,
+        max_ops: None,
+        flags: &[],
+    };
+    scenarios.push(unix(1));
+    scenarios.push(unix(8));
     // The price of a question: lesson 05's server naming each client
     // (`--show-peer`: one getsockopt() and one line on stderr more per
     // connection). Ours only; compare with 05-unix-1.
     scenarios.push(Scenario {
         id: "05-unix-peer-1".to_string(),
-        lesson: 5,
-        server: "unix-server",
         title: "unix-server --show-peer, 1 client".to_string(),
-        unit: "connections",
-        load: Load::Connections {
-            exchange: plain.clone(),
-            clients: 1,
-        },
-        limit: Limit::UnixConnect,
-        max_ops: None,
         flags: &["--show-peer"],
+        ..unix(1)
     });
     for clients in [10, 100, 1000] {
         scenarios.push(Scenario {
@@ -352,6 +344,9 @@ pub struct BenchServer {
 impl BenchServer {
     /// Everything the server has written to stderr so far, shown lossily.
     pub fn stderr(&self) -> String {
+        // Read at offsets, not through the file position: the server's
+        // stderr is a duplicate of this descriptor and shares its position,
+        // so moving it would make the server's next line overwrite old ones.
         let mut bytes = Vec::new();
         let mut offset = 0;
         let mut chunk = [0u8; 8192];
