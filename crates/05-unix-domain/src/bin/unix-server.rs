@@ -27,9 +27,9 @@ fn main() {
     );
     let (path, address) = address::socket_address(&args, 0);
     // Naming each client costs two system calls per connection (the
-    // question, and the line on stderr): a fifth more of the server's CPU
-    // time (see the bench chapter). So it is asked for, not the default,
-    // and the server run without it does exactly what the tutorial's does.
+    // question, and the line on stderr). So it is asked for, not the
+    // default: run without it, the server makes exactly the tutorial's
+    // calls, and the bench can set it beside the tutorial's C.
     let show_peer = args.flag("--show-peer");
     // ANCHOR_END: args
 
