@@ -3,193 +3,53 @@
 //!
 //! `.cargo/config.toml` makes `cargo xtask ...` mean `cargo run --package
 //! xtask -- ...`, so it works from anywhere in the tree on any machine that
-//! has cargo. Each subcommand lives in a module of its own, and the doc
-//! comment on its `HELP` constant is its help text:
-//!
-//! - [`check`]: run the lessons' end-to-end checks, on our binaries or on
-//!   any other implementation of the contract;
-//! - [`demo`]: show a lesson at work in class, both sides' output labelled
-//!   and narrated;
-//! - [`stress`]: run the end-to-end tests many times on a loaded machine,
-//!   to prove them stable;
-//! - [`exercises`]: apply each of the book's exercises to a copy of the
-//!   workspace and check that what happens is what the chapter predicts;
-//! - [`bench`]: measure the servers (throughput, latency, CPU, memory)
-//!   against the machine's limits and another implementation.
-//!
-//! The other modules are the machinery they share: [`lessons`] (the lesson
-//! registry, the one list of lessons), [`spawn`] (running a program to its
-//! end under a deadline, on the test harness's process supervisor),
-//! [`libtest`] (reading `cargo test`'s output), [`procs`] (`/proc`, and
-//! killing whatever is left), [`term`] (colours, Ctrl-C). `tidy` holds the
-//! house rules, checked by `cargo test -p xtask`.
-
-mod bench;
-mod check;
-mod checkdoc;
-mod demo;
-mod exercises;
-mod lessons;
-mod libtest;
-mod procs;
-mod spawn;
-mod stress;
-mod term;
-#[cfg(test)]
-mod tidy;
-mod verdicts;
+//! has cargo. This file only reads the command line ([`xtask::flags`]) and
+//! hands it to the subcommand's module; ARCHITECTURE.md maps the rest.
 
 use std::process::ExitCode;
 
-/// Declares a `&str` constant whose value is its own doc comment, so the
-/// text a reader sees above a subcommand is the help a user gets.
-macro_rules! help_text {
-    ($(#[doc = $line:literal])* $vis:vis const $name:ident;) => {
-        $(#[doc = $line])*
-        $vis const $name: &str = concat!($($line, "\n"),*);
-    };
-}
-pub(crate) use help_text;
+use argh::FromArgs;
+use xtask::flags::{Subcommand, Xtask};
 
-/// Exit status for a usage error (unknown subcommand, lesson or option),
-/// as the lessons' own binaries use it.
-pub const EXIT_USAGE: u8 = 2;
-
-help_text! {
-    /// Show the list of subcommands, or one subcommand's help.
-    ///
-    /// usage: cargo xtask help [SUBCOMMAND]
-    ///        cargo xtask SUBCOMMAND --help
-    pub const HELP;
-}
-
-/// One subcommand: its name, its help (the first line is its summary),
-/// and the function that runs it with the arguments after its name.
-struct Subcommand {
-    name: &'static str,
-    help: &'static str,
-    run: fn(&[String]) -> ExitCode,
-}
-
-const SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand {
-        name: "check",
-        help: check::HELP,
-        run: check::run,
-    },
-    Subcommand {
-        name: "demo",
-        help: demo::HELP,
-        run: demo::run,
-    },
-    Subcommand {
-        name: "stress",
-        help: stress::HELP,
-        run: stress::run,
-    },
-    Subcommand {
-        name: "exercises",
-        help: exercises::HELP,
-        run: exercises::run,
-    },
-    Subcommand {
-        name: "bench",
-        help: bench::HELP,
-        run: bench::run,
-    },
-    Subcommand {
-        name: "help",
-        help: HELP,
-        run: help,
-    },
-];
+/// Exit status for a usage error, as the lessons' own binaries use it.
+const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let mut args = Vec::new();
     for arg in std::env::args_os().skip(1) {
         match arg.into_string() {
+            // `-h` as everywhere else in the course (argh knows `--help`).
+            Ok(arg) if arg == "-h" => args.push("--help".to_string()),
             Ok(arg) => args.push(arg),
-            Err(arg) => {
-                eprintln!("error: argument {arg:?} is not valid UTF-8\n");
-                eprint!("{}", overview());
-                return ExitCode::from(EXIT_USAGE);
-            }
+            Err(arg) => return usage_error(&format!("argument {arg:?} is not valid UTF-8")),
         }
     }
-    let Some((name, rest)) = args.split_first() else {
-        eprint!("{}", overview());
-        return ExitCode::from(EXIT_USAGE);
+    // The bench reads its own arguments, `--help` included.
+    if args.first().is_some_and(|a| a == "bench") {
+        return xtask::bench::run(&args[1..]);
+    }
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let flags = match Xtask::from_args(&["cargo xtask"], &words) {
+        Ok(flags) => flags,
+        Err(early) if early.status.is_ok() => {
+            print!("{}", early.output);
+            return ExitCode::SUCCESS;
+        }
+        Err(early) => return usage_error(early.output.trim_end()),
     };
-    if matches!(name.as_str(), "-h" | "--help") {
-        return help(rest);
-    }
-    match SUBCOMMANDS.iter().find(|s| s.name == name) {
-        Some(subcommand) => (subcommand.run)(rest),
-        None => {
-            eprintln!("error: unknown subcommand `{name}`\n");
-            eprint!("{}", overview());
-            ExitCode::from(EXIT_USAGE)
-        }
+    match flags.subcommand {
+        Subcommand::Check(flags) => xtask::check::run(flags),
+        Subcommand::Demo(flags) => xtask::demo::run(flags),
+        Subcommand::Exercises(flags) => xtask::exercises::run(flags),
+        Subcommand::Stress(flags) => xtask::stress::run(flags),
+        Subcommand::Bench(flags) => xtask::bench::run(&flags.args),
     }
 }
 
-/// `cargo xtask help [SUBCOMMAND]`.
-fn help(args: &[String]) -> ExitCode {
-    match args {
-        [] => {
-            print!("{}", overview());
-            ExitCode::SUCCESS
-        }
-        [name] => match SUBCOMMANDS.iter().find(|s| s.name == name) {
-            Some(subcommand) => {
-                print_help(subcommand.help);
-                ExitCode::SUCCESS
-            }
-            None => {
-                eprintln!("error: unknown subcommand `{name}`\n");
-                eprint!("{}", overview());
-                ExitCode::from(EXIT_USAGE)
-            }
-        },
-        _ => {
-            eprint!("{}", unindent(HELP));
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
-}
-
-/// The top-level help: every subcommand with its summary line.
-fn overview() -> String {
-    let mut text = String::from(
-        "cargo xtask: checks and demos for the Sockets Tutorial in Rust\n\n\
-         usage: cargo xtask SUBCOMMAND [ARGS...]\n\nsubcommands:\n",
-    );
-    for subcommand in SUBCOMMANDS {
-        let summary = unindent(subcommand.help);
-        let summary = summary.lines().next().unwrap_or_default();
-        text.push_str(&format!("  {:<9} {summary}\n", subcommand.name));
-    }
-    text.push_str("\n`cargo xtask help SUBCOMMAND` shows a subcommand's options.\n");
-    text
-}
-
-/// Prints a subcommand's help on stdout (asked for, so not an error).
-pub fn print_help(help: &str) {
-    print!("{}", unindent(help));
-}
-
-/// Prints a usage error and the subcommand's help on stderr; returns the
-/// usage exit status.
-pub fn usage_error(message: &str, help: &str) -> ExitCode {
-    eprintln!("error: {message}\n");
-    eprint!("{}", unindent(help));
+/// One line on stderr, and where to read more: the error stays on screen
+/// instead of scrolling away under the whole help text.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    eprintln!("(`cargo xtask --help` lists the subcommands and their options)");
     ExitCode::from(EXIT_USAGE)
-}
-
-/// Doc comment text as written (`/// text` keeps the space after `///`),
-/// without that one leading space.
-fn unindent(doc: &str) -> String {
-    doc.lines()
-        .map(|line| format!("{}\n", line.strip_prefix(' ').unwrap_or(line)))
-        .collect()
 }

@@ -306,12 +306,12 @@ fn every_lesson_has_its_chapter_in_the_book() {
         .collect();
     let problems: Vec<String> = LESSONS
         .iter()
-        .filter(|l| !l.chapter_path().is_file() || !listed.iter().any(|t| t == l.chapter))
+        .filter(|l| !l.chapter_path().is_file() || !listed.iter().any(|t| *t == l.chapter()))
         .map(|l| {
             format!(
                 "lesson {}: docs/src/{} is missing or not listed in SUMMARY.md",
                 l.id(),
-                l.chapter
+                l.chapter()
             )
         })
         .collect();
@@ -416,10 +416,12 @@ fn row_problems(lesson: &Lesson, packages: &BTreeMap<PathBuf, Package>) -> Vec<S
         )];
     };
     let mut problems = Vec::new();
-    if package.name != lesson.package {
+    if package.name != lesson.package() {
         problems.push(format!(
-            "{row}: the row says package `{}`, its Cargo.toml says `{}`",
-            lesson.package, package.name
+            "{row}: its package must be named `{}` (`lesson` + its directory), its Cargo.toml \
+             says `{}`",
+            lesson.package(),
+            package.name
         ));
     }
     for binary in lesson.binaries() {
@@ -433,12 +435,6 @@ fn row_problems(lesson: &Lesson, packages: &BTreeMap<PathBuf, Package>) -> Vec<S
     problems
 }
 
-/// The lesson's check names: the `#[test]` functions of its tests/e2e.rs.
-fn lesson_checks(lesson: &Lesson) -> std::collections::BTreeSet<String> {
-    let source = fs::read_to_string(lesson.e2e_tests()).unwrap_or_default();
-    crate::exercises::entry::test_functions(&source)
-}
-
 /// A chapter's numbered exercises and its lesson's `exercises.toml` are
 /// one list: each exercise has an entry with its number, and each entry
 /// an exercise. (`cargo xtask exercises` proves what the entries predict;
@@ -447,7 +443,7 @@ fn lesson_checks(lesson: &Lesson) -> std::collections::BTreeSet<String> {
 fn every_chapter_exercise_has_an_entry_and_every_entry_an_exercise() {
     let mut problems = Vec::new();
     for lesson in LESSONS {
-        let chapter = format!("docs/src/{}", lesson.chapter);
+        let chapter = format!("docs/src/{}", lesson.chapter());
         let file = format!("crates/{}/exercises.toml", lesson.dir);
         let text = fs::read_to_string(lesson.chapter_path()).unwrap_or_default();
         let numbered: Vec<u32> = crate::exercises::entry::chapter_exercises(&text)
@@ -479,8 +475,8 @@ fn every_chapter_exercise_has_an_entry_and_every_entry_an_exercise() {
         for entry in entries.iter().filter(|e| e.in_book) {
             if !numbered.contains(&entry.number) {
                 problems.push(format!(
-                    "{file}:{}: entry {} (\"{}\") is not a numbered exercise of {chapter}'s `## Exercises`",
-                    entry.line, entry.number, entry.title
+                    "{file}: entry {} (\"{}\") is not a numbered exercise of {chapter}'s `## Exercises`",
+                    entry.number, entry.title
                 ));
             }
         }
@@ -498,15 +494,15 @@ fn exercise_entries_name_real_checks() {
         let Ok(Some(entries)) = crate::exercises::load(lesson) else {
             continue;
         };
-        let checks = lesson_checks(lesson);
+        let checks = crate::checks_source::names(lesson);
         for entry in entries {
             let crate::exercises::entry::Expect::Fail(names) = &entry.expect else {
                 continue;
             };
             for name in names.iter().filter(|n| !checks.contains(*n)) {
                 problems.push(format!(
-                    "crates/{}/exercises.toml:{}: exercise {} names `{name}`, which is not a #[test] fn of crates/{}/tests/e2e.rs",
-                    lesson.dir, entry.line, entry.number, lesson.dir
+                    "crates/{}/exercises.toml: exercise {} names `{name}`, which is not a #[test] fn of crates/{}/tests/e2e.rs",
+                    lesson.dir, entry.number, lesson.dir
                 ));
             }
         }
@@ -539,13 +535,13 @@ fn chapter_exercises_name_only_real_checks() {
     let mut problems = Vec::new();
     for lesson in LESSONS {
         let text = fs::read_to_string(lesson.chapter_path()).unwrap_or_default();
-        let checks = lesson_checks(lesson);
+        let checks = crate::checks_source::names(lesson);
         for exercise in crate::exercises::entry::chapter_exercises(&text) {
             for name in crate::exercises::entry::backticked_names(&exercise.text) {
                 if !checks.contains(&name) && !vocabulary.contains(&name) {
                     problems.push(format!(
                         "docs/src/{}:{}: exercise {} names `{name}`, which is neither a check of crates/{}/tests/e2e.rs nor a name in the code",
-                        lesson.chapter, exercise.line, exercise.number, lesson.dir
+                        lesson.chapter(), exercise.line, exercise.number, lesson.dir
                     ));
                 }
             }
@@ -615,7 +611,7 @@ fn every_check_names_its_rule_and_its_section_of_the_book() {
     for lesson in LESSONS {
         let chapter = fs::read_to_string(lesson.chapter_path()).unwrap_or_default();
         let headings = headings(&chapter);
-        let docs = crate::checkdoc::read(lesson);
+        let docs = crate::checks_source::read(lesson);
         if docs.is_empty() {
             problems.push(format!(
                 "lesson {}: no checks found in tests/e2e.rs",
@@ -631,7 +627,7 @@ fn every_check_names_its_rule_and_its_section_of_the_book() {
                 None => problems.push(format!("{at}: no `/// Read: \"Heading\"` line")),
                 Some(heading) if !headings.contains(&heading) => problems.push(format!(
                     "{at}: `Read: \"{heading}\"` is not a heading of docs/src/{}",
-                    lesson.chapter
+                    lesson.chapter()
                 )),
                 Some(_) => {}
             }
@@ -661,8 +657,8 @@ fn exercise_edits_apply_to_the_code_as_it_is() {
                         Ok(text) => text,
                         Err(e) => {
                             problems.push(format!(
-                                "crates/{}/exercises.toml:{}: exercise {}, edit {}: cannot read {}: {e}",
-                                lesson.dir, entry.line, entry.number, index + 1, edit.file
+                                "crates/{}/exercises.toml: exercise {}, edit {}: cannot read {}: {e}",
+                                lesson.dir, entry.number, index + 1, edit.file
                             ));
                             break;
                         }
@@ -671,8 +667,8 @@ fn exercise_edits_apply_to_the_code_as_it_is() {
                 let found = text.matches(edit.find.as_str()).count();
                 if found != 1 {
                     problems.push(format!(
-                        "crates/{}/exercises.toml:{}: exercise {}, edit {}: its `find` occurs {found} times in {} (must be exactly once)",
-                        lesson.dir, entry.line, entry.number, index + 1, edit.file
+                        "crates/{}/exercises.toml: exercise {}, edit {}: its `find` occurs {found} times in {} (must be exactly once)",
+                        lesson.dir, entry.number, index + 1, edit.file
                     ));
                     break;
                 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::check::Check;
 use crate::libtest::Verdict;
+use crate::runner::Check;
 
 /// All checks as one JUnit report: one test suite per lesson.
 pub fn junit(checks: &[Check]) -> Result<String, String> {

@@ -179,7 +179,7 @@ fn each_connection_is_reported_with_the_peers_pid_and_uid() {
     let path = dir.join("server.sock");
     let server = if ours {
         let args = [path.as_os_str(), "--show-peer".as_ref()];
-        Server::start(&server_bin(), &args, Transport::Unix(path.clone()))
+        Server::start(&server_bin(), &args, Transport::Unix)
     } else {
         unix::start_server(&server_bin(), &path)
     };
@@ -320,7 +320,7 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
     rules::assert_sigint_restored(
         &server_bin(),
         &[path.to_str().expect("a UTF-8 temp dir")],
-        Transport::Unix(path.clone()),
+        Transport::Unix,
     );
 }
 
@@ -336,7 +336,7 @@ fn stop_signals_blocked_at_start_still_stop_the_server() {
     rules::assert_stop_signals_unblocked(
         &server_bin(),
         &[path.to_str().expect("a UTF-8 temp dir")],
-        Transport::Unix(path.clone()),
+        Transport::Unix,
     );
 }
 

@@ -9,7 +9,7 @@
 //! ready without a probe connection that would disturb it.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::PathBuf;
 
 use procfs::net::UdpState;
 use procfs::process::FDTarget;
@@ -65,6 +65,42 @@ pub fn open_descriptors(pid: i32) -> usize {
     procfs::process::Process::new(pid)
         .and_then(|p| p.fd_count())
         .unwrap_or(0)
+}
+
+/// `pid`'s open descriptors in order, each with what it refers to as
+/// `ls -l /proc/PID/fd` shows it (`socket:[1234]`, `/dev/null`, ...).
+pub fn descriptors(pid: i32) -> Vec<(u32, String)> {
+    let Ok(fds) = procfs::process::Process::new(pid).and_then(|p| p.fd()) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(u32, String)> = fds
+        .filter_map(|fd| {
+            let fd = fd.ok()?;
+            let target = match fd.target {
+                FDTarget::Path(path) => path.display().to_string(),
+                FDTarget::Socket(inode) => format!("socket:[{inode}]"),
+                FDTarget::Pipe(inode) => format!("pipe:[{inode}]"),
+                FDTarget::AnonInode(what) => format!("anon_inode:{what}"),
+                FDTarget::MemFD(name) => format!("/memfd:{name}"),
+                FDTarget::Net(inode) => format!("net:[{inode}]"),
+                FDTarget::Other(kind, inode) => format!("{kind}:[{inode}]"),
+            };
+            Some((u32::try_from(fd.fd).ok()?, target))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// How many threads `pid` runs (`Threads:` in `/proc/PID/status`).
+pub fn threads(pid: i32) -> Option<u64> {
+    Some(
+        procfs::process::Process::new(pid)
+            .ok()?
+            .status()
+            .ok()?
+            .threads,
+    )
 }
 
 /// A process's signal masks, from `/proc/PID/status`: bit `n - 1` stands
@@ -143,7 +179,8 @@ pub fn udp_bound_port(inodes: &HashSet<u64>) -> Option<u16> {
 /// socket that `listen()` has been called on.
 const ACCEPTING_CONNECTIONS: u32 = 0x0001_0000;
 
-/// Whether one of `inodes` is a Unix-domain socket *listening* at `path`.
+/// The path of a Unix-domain socket among `inodes` that is *listening*,
+/// as the kernel shows it (the path given to `bind()`).
 ///
 /// Bound is not enough for a stream server: between its `bind()` and its
 /// `listen()`, the socket file exists and the socket is in the table, but
@@ -151,20 +188,17 @@ const ACCEPTING_CONNECTIONS: u32 = 0x0001_0000;
 /// `__SO_ACCEPTCON` flag, which the `procfs` crate does not expose, so
 /// that one column is read here: `Num RefCount Protocol Flags Type St
 /// Inode Path`, numbers in hex except the inode.
-pub fn unix_listening(path: &Path, inodes: &HashSet<u64>) -> bool {
-    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
-        return false;
-    };
-    let wanted = path.as_os_str().to_string_lossy();
-    table.lines().skip(1).any(|line| {
+pub fn unix_listening_path(inodes: &HashSet<u64>) -> Option<PathBuf> {
+    let table = std::fs::read_to_string("/proc/net/unix").ok()?;
+    table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [_, _, _, flags, _, _, inode, ..] = fields[..] else {
-            return false;
+            return None;
         };
         let flags = u32::from_str_radix(flags, 16).unwrap_or(0);
-        flags & ACCEPTING_CONNECTIONS != 0
-            && inode.parse().is_ok_and(|i: u64| inodes.contains(&i))
-            && fields[7..].join(" ") == wanted
+        let listening = flags & ACCEPTING_CONNECTIONS != 0
+            && inode.parse().is_ok_and(|i: u64| inodes.contains(&i));
+        (listening && fields.len() > 7).then(|| PathBuf::from(fields[7..].join(" ")))
     })
 }
 

@@ -234,7 +234,7 @@ pub fn assert_stop_signals_unblocked(bin: &Path, args: &[&str], transport: Trans
             bin,
             args,
             &[Signal::SIGINT, Signal::SIGTERM],
-            transport.clone(),
+            transport,
         );
         server.signal(signal);
         assert!(

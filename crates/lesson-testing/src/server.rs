@@ -16,15 +16,28 @@ use crate::stream::Stream;
 use crate::supervisor::Supervised;
 use crate::{wait_until, WAIT};
 
-/// How a server's socket shows up in the kernel's tables once it is ready.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a lesson's server is reached, and so how its socket shows up in
+/// the kernel's tables once it is ready. The one list of transports: the
+/// lesson registry (xtask) names each lesson's with it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// A TCP socket in LISTEN state.
     Tcp,
     /// A bound UDP socket.
     Udp,
-    /// A Unix-domain stream socket listening at this path.
-    Unix(PathBuf),
+    /// A Unix-domain stream socket, listening.
+    Unix,
+}
+
+impl Transport {
+    /// As people name it: `tcp`, `udp`, `unix`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Unix => "unix",
+        }
+    }
 }
 
 /// Where a ready server is, as the kernel reports it.
@@ -47,7 +60,7 @@ impl Address {
 
 /// Where `pid` is bound for `transport`, read from the kernel's tables, or
 /// `None` while it is not (yet).
-pub fn bound_address(pid: i32, transport: &Transport) -> Option<Address> {
+pub fn bound_address(pid: i32, transport: Transport) -> Option<Address> {
     let inodes = procfs::socket_inodes(pid);
     if inodes.is_empty() {
         return None;
@@ -55,10 +68,44 @@ pub fn bound_address(pid: i32, transport: &Transport) -> Option<Address> {
     match transport {
         Transport::Tcp => procfs::tcp_listening_port(&inodes).map(Address::Tcp),
         Transport::Udp => procfs::udp_bound_port(&inodes).map(Address::Udp),
-        Transport::Unix(path) => {
-            procfs::unix_listening(path, &inodes).then(|| Address::Unix(path.clone()))
-        }
+        Transport::Unix => procfs::unix_listening_path(&inodes).map(Address::Unix),
     }
+}
+
+/// The one readiness wait of the workspace (the tests, the demos and the
+/// bench all use it): polls the kernel's tables until `pid` is bound for
+/// `transport` (and listening, for streams). Needs no readiness line and
+/// has no side effect: a probe connection would make a fork server fork,
+/// and would occupy an iterative one. Gives up with `Err` when `gone()`
+/// says the program has ended, or after `limit`.
+pub fn wait_until_ready(
+    pid: i32,
+    transport: Transport,
+    limit: Duration,
+    gone: impl Fn() -> bool,
+) -> Result<Address, NotReady> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(address) = bound_address(pid, transport) {
+            return Ok(address);
+        }
+        if gone() {
+            return Err(NotReady::Exited);
+        }
+        if Instant::now() > deadline {
+            return Err(NotReady::TimedOut);
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Why [`wait_until_ready`] gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotReady {
+    /// The program ended before it was ready.
+    Exited,
+    /// It was not ready in time.
+    TimedOut,
 }
 
 /// A server under test. Dropping it kills its whole process group.
@@ -83,27 +130,19 @@ impl Server {
         command.stdin(Stdio::null());
         let run = Supervised::start(&mut command)
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let deadline = Instant::now() + WAIT;
         // `run` is a guard: a panic below still kills the server.
-        loop {
-            if run.has_exited() {
-                panic!(
-                    "{} exited before it was ready; stderr: {:?}",
-                    bin.display(),
-                    String::from_utf8_lossy(&run.stderr().bytes())
-                );
-            }
-            if let Some(address) = bound_address(run.pid(), &transport) {
-                return Server { run, address };
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{} was not ready within {WAIT:?}; stderr: {:?}",
-                    bin.display(),
-                    String::from_utf8_lossy(&run.stderr().bytes())
-                );
-            }
-            thread::sleep(Duration::from_millis(5));
+        match wait_until_ready(run.pid(), transport, WAIT, || run.has_exited()) {
+            Ok(address) => Server { run, address },
+            Err(NotReady::Exited) => panic!(
+                "{} exited before it was ready; stderr: {:?}",
+                bin.display(),
+                String::from_utf8_lossy(&run.stderr().bytes())
+            ),
+            Err(NotReady::TimedOut) => panic!(
+                "{} was not ready within {WAIT:?}; stderr: {:?}",
+                bin.display(),
+                String::from_utf8_lossy(&run.stderr().bytes())
+            ),
         }
     }
 

@@ -139,5 +139,5 @@ pub fn fake_server(
 /// Starts the Unix-domain server `bin PATH` and returns once it is
 /// listening at `path`, so that a client may connect at once.
 pub fn start_server(bin: &Path, path: &Path) -> Server {
-    Server::start(bin, &[path], Transport::Unix(path.to_path_buf()))
+    Server::start(bin, &[path], Transport::Unix)
 }

@@ -11,11 +11,11 @@
 //! - [`output`] writes every stdout line whole, with one `write(2)`, so the
 //!   lines of concurrent children never mix;
 //! - [`signals`] undoes signal dispositions a shell may have left us;
-//! - [`announce_listening`] prints the readiness line the checks wait for.
+//! - [`announce_listening`] prints the readiness line that tells whoever
+//!   started a server that it can be reached.
 //!
 //! Only what the lessons' binaries use lives here, in the spirit of the
-//! `lib/` directory of Stevens' UNIX Network Programming. The end-to-end
-//! test harness is a crate of its own, `lesson-testing`.
+//! `lib/` directory of Stevens' UNIX Network Programming.
 
 pub mod args;
 pub mod output;
@@ -29,7 +29,8 @@ use socket2::Socket;
 /// Prints the contract's readiness line on stderr: `listening on
 /// 0.0.0.0:PORT` with the port the kernel really gave us (it differs from
 /// the one asked for when that was 0), or `listening on PATH` in the Unix
-/// domain. Tests and demos wait for this line instead of sleeping.
+/// domain. Whoever started the server waits for this line instead of
+/// sleeping and hoping.
 pub fn announce_listening(socket: &Socket) {
     let address = socket.local_addr().or_die("ERROR on getsockname");
     let shown = match (address.as_socket(), address.as_pathname()) {

@@ -26,7 +26,7 @@ pub fn print_message(prefix: &str, message: &[u8]) {
     // Borrowed, not copied, when the message is valid UTF-8.
     let shown = String::from_utf8_lossy(message);
     // Sized once: a server calls this for every message, and `format!`
-    // would grow its string step by step (see `cargo xtask bench`).
+    // would grow its string step by step, reallocating as it goes.
     let mut line = String::with_capacity(prefix.len() + shown.len() + 1);
     line.push_str(prefix);
     line.push_str(&shown);

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use crate::demo::stage::describe;
 use crate::demo::Demo;
 use crate::lessons::Lesson;
-use crate::spawn::Stream;
+use lesson_testing::supervisor::Stream;
 
 /// What the client "types" unless `--interactive`.
 const SCRIPTED_MESSAGE: &str = "Hello from the demo\n";

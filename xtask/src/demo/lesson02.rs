@@ -3,8 +3,8 @@
 
 use crate::demo::{Demo, CLIENTS, REFRESH_EVERY};
 use crate::lessons::Lesson;
-use crate::procs::{self, Process};
-use crate::spawn::Stream;
+use lesson_testing::procfs::{self as procs, Process};
+use lesson_testing::supervisor::Stream;
 
 /// Demo 02: a fork server's children, and the zombies it leaves.
 pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
@@ -53,7 +53,7 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     demo.show_table(&procs::children_of(pid));
 
     let status = demo.stop_server(&mut server)?;
-    let me = procs::my_pid();
+    let me = std::process::id() as i32;
     demo.narrate(&format!(
         "The server is gone ({status}). Its zombies lost their parent, so the kernel re-parented them \
          to the nearest \"subreaper\" ancestor: xtask (PID {me}), which declared itself one with \
@@ -61,7 +61,7 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
          xtask's children now:"
     ));
     demo.show_table(&procs::children_of(me));
-    let reaped = procs::reap_zombies(&[]);
+    let reaped = lesson_testing::supervisor::reap_zombies(&[]);
     demo.narrate(&format!(
         "xtask collects their exit statuses with waitpid(), as init would: {reaped} zombies reaped. \
          xtask's children now:"

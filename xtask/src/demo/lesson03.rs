@@ -3,8 +3,8 @@
 use crate::demo::stage::Log;
 use crate::demo::{Demo, CLIENTS, REFRESH_EVERY};
 use crate::lessons::Lesson;
-use crate::procs;
-use crate::spawn::Stream;
+use lesson_testing::procfs as procs;
+use lesson_testing::supervisor::Stream;
 
 /// Demo 03: the same clients against both ways of reaping.
 pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {

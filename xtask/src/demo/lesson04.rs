@@ -18,7 +18,7 @@ use lesson_testing::udp::FakeServer;
 use crate::demo::stage::describe;
 use crate::demo::{Demo, WAIT};
 use crate::lessons::Lesson;
-use crate::spawn::{Stream, Supervised};
+use lesson_testing::supervisor::{Stream, Supervised};
 
 /// What xtask sends the server, one datagram each, back to back.
 const DATAGRAMS: [&str; 3] = ["one", "two", "three"];

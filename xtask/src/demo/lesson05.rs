@@ -15,8 +15,7 @@ use nix::sys::signal::Signal;
 use crate::demo::stage::describe;
 use crate::demo::Demo;
 use crate::lessons::Lesson;
-use crate::procs;
-use crate::spawn::{Stream, Supervised};
+use lesson_testing::supervisor::{Stream, Supervised};
 
 /// How many clients the demo runs against the first server.
 const CLIENTS: usize = 2;
@@ -27,7 +26,8 @@ struct DemoDir(PathBuf);
 
 impl DemoDir {
     fn new() -> Result<DemoDir, String> {
-        let path = std::env::temp_dir().join(format!("lesson05-demo-{}", procs::my_pid()));
+        let path =
+            std::env::temp_dir().join(format!("lesson05-demo-{}", std::process::id() as i32));
         fs::create_dir_all(&path).map_err(|e| format!("creating {}: {e}", path.display()))?;
         Ok(DemoDir(path))
     }

@@ -3,7 +3,6 @@
 //! client, the clients' lines interleaved in its output, and a client
 //! stalled mid-line that holds up nobody.
 
-use std::fs;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{ChildStdin, Command, Stdio};
@@ -11,8 +10,8 @@ use std::process::{ChildStdin, Command, Stdio};
 use crate::demo::stage::describe;
 use crate::demo::{Demo, WAIT};
 use crate::lessons::Lesson;
-use crate::procs;
-use crate::spawn::{Stream, Supervised};
+use lesson_testing::procfs as procs;
+use lesson_testing::supervisor::{Stream, Supervised};
 
 /// How many `select-client` processes talk to the server at once.
 const CLIENTS: usize = 6;
@@ -94,7 +93,7 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     type_round(demo, &mut clients, "Second line from", 2)?;
     clients.reverse();
 
-    let threads = match threads_of(pid) {
+    let threads = match procs::threads(pid) {
         Some(1) => "one thread".to_string(),
         Some(n) => format!("{n} threads"),
         None => "an unknown number of threads".to_string(),
@@ -187,34 +186,6 @@ fn procs_sockets(pid: i32) -> usize {
     lesson_testing::procfs::socket_inodes(pid).len()
 }
 
-/// The `Threads:` line of `/proc/PID/status`.
-fn threads_of(pid: i32) -> Option<usize> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-}
-
-/// `/proc/PID/fd`, read as `ls -l` shows it: each descriptor and what
-/// it refers to, in order.
-fn descriptors(pid: i32) -> Vec<(u32, String)> {
-    let mut descriptors: Vec<(u32, String)> = fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|entries| {
-            entries
-                .filter_map(|entry| {
-                    let entry = entry.ok()?;
-                    let fd = entry.file_name().to_str()?.parse().ok()?;
-                    let target = fs::read_link(entry.path()).ok()?;
-                    Some((fd, target.display().to_string()))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    descriptors.sort();
-    descriptors
-}
-
 /// What the server's descriptors were for before any client came: the
 /// standard streams, the listening socket (its first socket), the spare
 /// (the /dev/null it opened next), and whatever it inherited.
@@ -226,7 +197,7 @@ struct Known {
 
 impl Known {
     fn from_start(pid: i32) -> Known {
-        let at_start = descriptors(pid);
+        let at_start = procs::descriptors(pid);
         let listener = at_start
             .iter()
             .find(|(_, target)| target.starts_with("socket:"))
@@ -265,7 +236,7 @@ impl Known {
 /// what it is for.
 fn show_descriptors(pid: i32, known: &Known) {
     println!("    {:>4}  {:<18} WHAT", "FD", "TARGET");
-    for (fd, target) in descriptors(pid) {
+    for (fd, target) in procs::descriptors(pid) {
         println!("    {fd:>4}  {target:<18} {}", known.what(fd, &target));
     }
 }

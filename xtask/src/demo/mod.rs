@@ -25,49 +25,49 @@ pub mod lesson06;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::flags;
 use crate::lessons::{self, Lesson};
-use crate::{procs, term, usage_error, EXIT_USAGE};
+use crate::{term, usage_error};
 
 pub use stage::Demo;
 
 /// One lesson's demo: what it shows, step by step.
 pub type Narration = fn(&mut Demo, &Lesson) -> Result<(), String>;
 
-crate::help_text! {
-    /// Show a lesson at work, for class: both sides' output, narrated.
-    ///
-    /// usage: cargo xtask demo NN [--interactive]
-    ///
-    /// NN is one of the lessons below. The demo builds the lesson's
-    /// binaries, starts its server (on a port the kernel chooses, or for
-    /// 05 at a path in a fresh directory), runs clients against it and
-    /// shows every line each side writes, labelled `server` or `client`,
-    /// with a line starting `==>` saying what happens at each step:
-    ///
-    ///   01  one server, one client, one message; the server exits by itself
-    ///   02  fork-server: five clients while a silent one stays connected;
-    ///       the server's children in /proc, zombies (Z) among them; what
-    ///       becomes of them when the server stops
-    ///   03  reaping-server --reap handler, then --reap ignore: the same
-    ///       clients, and no zombies
-    ///   04  udp-server: three datagrams sent back to back, three lines out;
-    ///       then a datagram lost on purpose and the client sending it
-    ///       again; then a client nobody answers giving up with `no reply`
-    ///   05  unix-server: the socket file as `ls -l` shows it, two clients
-    ///       and the process ID the kernel reports for each (SO_PEERCRED), a
-    ///       second server refused the path, the file removed on SIGTERM, a
-    ///       file left by SIGKILL and reclaimed by the next server
-    ///   06  select-server: one process and one thread for six clients at
-    ///       once and one stalled mid-line; its descriptors in /proc, the
-    ///       clients' lines interleaved, every client served
-    ///
-    /// Every wait gives up after 10 s. Whatever the demo started is killed
-    /// when it ends, also on an error or Ctrl-C.
-    ///
-    /// options:
-    ///   --interactive  (01 only) you type the client's message
-    pub const HELP;
-}
+/// The demos: each lesson's narration and what it shows, in a line. A
+/// lesson without a row here has no demo (adding a lesson needs none).
+const DEMOS: &[(u8, Narration, &str)] = &[
+    (
+        1,
+        lesson01::run,
+        "one server, one client, one message; the server exits by itself",
+    ),
+    (
+        2,
+        lesson02::run,
+        "five clients and a silent one; the children in /proc, zombies among them",
+    ),
+    (
+        3,
+        lesson03::run,
+        "the same clients with --reap handler, then --reap ignore: no zombies",
+    ),
+    (
+        4,
+        lesson04::run,
+        "datagrams kept whole; one lost and sent again; a client giving up",
+    ),
+    (
+        5,
+        lesson05::run,
+        "the socket file: in use, removed on SIGTERM, stale after SIGKILL, reclaimed",
+    ),
+    (
+        6,
+        lesson06::run,
+        "one process, one thread, six clients and a stalled one, all served",
+    ),
+];
 
 /// The longest any step may take before the demo gives up. Generous: a
 /// step normally takes milliseconds.
@@ -85,55 +85,42 @@ pub const REFRESHES: u32 = 5;
 pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
 
 /// `cargo xtask demo ...`
-pub fn run(args: &[String]) -> ExitCode {
-    let mut interactive = false;
-    let mut names = Vec::new();
-    for arg in args {
-        match arg.as_str() {
-            "-h" | "--help" => {
-                crate::print_help(HELP);
-                return ExitCode::SUCCESS;
-            }
-            "--interactive" => interactive = true,
-            _ if arg.starts_with('-') => {
-                return usage_error(&format!("unknown option `{arg}`"), HELP)
-            }
-            _ => names.push(arg),
+pub fn run(flags: flags::Demo) -> ExitCode {
+    if flags.list {
+        for (number, _, what) in DEMOS {
+            println!("  {number:02}  {what}");
         }
+        return ExitCode::SUCCESS;
     }
-    let with_demos: Vec<String> = lessons::LESSONS
-        .iter()
-        .filter(|l| l.demo.is_some())
-        .map(Lesson::id)
-        .collect();
-    let [name] = names.as_slice() else {
-        return usage_error(&format!("give one lesson: {}", with_demos.join(", ")), HELP);
+    let ids: Vec<String> = DEMOS.iter().map(|(n, _, _)| format!("{n:02}")).collect();
+    let Some(name) = &flags.lesson else {
+        return usage_error(&format!("give a lesson: {}", ids.join(", ")), "demo");
     };
     let lesson = match lessons::resolve(name) {
         Ok(lesson) => lesson,
-        Err(e) => return usage_error(&e, HELP),
+        Err(e) => return usage_error(&e, "demo"),
     };
-    let Some(narration) = lesson.demo else {
-        eprintln!(
-            "error: lesson {} has no demo (demos exist for {})",
+    let Some((_, narration, _)) = DEMOS.iter().find(|(n, _, _)| *n == lesson.number) else {
+        let message = format!(
+            "lesson {} has no demo (demos exist for {})",
             lesson.id(),
-            with_demos.join(", ")
+            ids.join(", ")
         );
-        return ExitCode::from(EXIT_USAGE);
+        return usage_error(&message, "demo");
     };
-    if interactive && lesson.number != 1 {
-        return usage_error("--interactive applies to demo 01 only", HELP);
+    if flags.interactive && lesson.number != 1 {
+        return usage_error("--interactive applies to demo 01 only", "demo");
     }
 
     term::catch_interrupts();
-    if let Err(e) = procs::become_subreaper() {
+    if let Err(e) = lesson_testing::supervisor::become_subreaper() {
         eprintln!("warning: {e}");
     }
-    let mut demo = Demo::new(interactive);
+    let mut demo = Demo::new(flags.interactive);
     let result = narration(&mut demo, lesson);
     // The demos' guards have killed what they started; anything that
     // escaped its group was re-parented to us and dies here.
-    procs::kill_orphans();
+    lesson_testing::supervisor::kill_orphans();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(_) if term::interrupted() => {

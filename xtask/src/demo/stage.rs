@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::{CLIENTS, REFRESHES, REFRESH_EVERY, TYPING_TIME, WAIT};
+use lesson_testing::server::{bound_address, Address, Transport};
+
 use crate::lessons::{self, Lesson};
-use crate::procs::{self, Process};
-use crate::spawn::{Event, Split, Stream, Supervised};
 use crate::term::{self, Color, Style};
+use lesson_testing::procfs::{self as procs, Process};
+use lesson_testing::supervisor::{Event, Split, Stream, Supervised};
 
 /// Every output line the demo has shown, for the steps to wait on.
 #[derive(Default)]
@@ -183,10 +185,10 @@ impl Demo {
         self.narrate(&format!(
             "Building lesson {}'s binaries: cargo build -p {} --bins",
             lesson.id(),
-            lesson.package
+            lesson.package()
         ));
         let status = Command::new(lessons::cargo())
-            .args(["build", "--quiet", "-p", lesson.package, "--bins"])
+            .args(["build", "--quiet", "-p", &lesson.package(), "--bins"])
             .current_dir(lessons::workspace_root())
             .stdin(Stdio::null())
             .status()
@@ -277,8 +279,8 @@ impl Demo {
         })
     }
 
-    /// Starts `name 0 EXTRA...`, waits for its `listening on 0.0.0.0:PORT`
-    /// line, and narrates `ready(port)`.
+    /// Starts `name 0 EXTRA...`, waits until the kernel's tables show it
+    /// ready, and narrates `ready(port)`.
     fn start_port_server(
         &mut self,
         name: &str,
@@ -291,25 +293,51 @@ impl Demo {
             "Starting `{shown}`. Port 0 asks the kernel to choose a free port; the server says which \
              one on stderr once it is ready."
         ));
+        let transport = if name.starts_with("udp") {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        };
         let mut command = Command::new(path);
         command.arg("0").args(extra).stdin(Stdio::null());
         let server = self.spawn("server", &mut command)?;
-        let mut port = None;
-        self.wait_for("the server's line `listening on 0.0.0.0:PORT`", |log| {
-            port = log
-                .find("server", Stream::Stderr, "listening on ")
-                .and_then(|line| line.rsplit(':').next()?.trim().parse::<u16>().ok());
-            port.is_some() || server.has_exited()
+        match self.wait_until_ready(&server, "server", transport)? {
+            Some(Address::Tcp(port) | Address::Udp(port)) => {
+                self.narrate(&ready(port));
+                Ok((server, port))
+            }
+            _ => {
+                let mut server = server;
+                Err(format!(
+                    "{name} ended before it was ready ({})",
+                    describe(server.finish())
+                ))
+            }
+        }
+    }
+
+    /// Shows output until the kernel's tables show `server` ready (the
+    /// harness's one readiness wait), then until its readiness line has
+    /// been shown too, so that the narration after it comes after the
+    /// line; `None` if the server ended first.
+    fn wait_until_ready(
+        &mut self,
+        server: &Supervised,
+        label: &str,
+        transport: Transport,
+    ) -> Result<Option<Address>, String> {
+        let mut address = None;
+        let lines_before = self.log.lines.len();
+        self.wait_for("the server's socket in the kernel's tables", |log| {
+            if address.is_none() {
+                address = bound_address(server.pid(), transport);
+            }
+            let line_shown = log.lines[lines_before..].iter().any(|(who, stream, line)| {
+                who == label && *stream == Stream::Stderr && line.starts_with("listening on")
+            });
+            (address.is_some() && line_shown) || server.has_exited()
         })?;
-        let Some(port) = port else {
-            let mut server = server;
-            return Err(format!(
-                "{name} ended before it was ready ({})",
-                describe(server.finish())
-            ));
-        };
-        self.narrate(&ready(port));
-        Ok((server, port))
+        Ok(address)
     }
 
     /// Opens a TCP connection to the server and sends nothing; waits until
@@ -508,22 +536,16 @@ impl Demo {
         let binary = self.binary(name)?;
         let mut command = Command::new(binary);
         command.arg(path).args(flags).stdin(Stdio::null());
-        let expected = format!("listening on {}", path.display());
-        // A server started earlier under the same label may have printed
-        // the same line: wait for one more.
-        let before = self.log.count(label, Stream::Stderr, &expected);
         let server = self.spawn(label, &mut command)?;
-        self.wait_for(&format!("the server's line `{expected}`"), |log| {
-            log.count(label, Stream::Stderr, &expected) > before || server.has_exited()
-        })?;
-        if self.log.count(label, Stream::Stderr, &expected) > before {
-            Ok(server)
-        } else {
-            let mut server = server;
-            Err(format!(
-                "{name} ended before it was listening ({})",
-                describe(server.finish())
-            ))
+        match self.wait_until_ready(&server, label, Transport::Unix)? {
+            Some(_) => Ok(server),
+            None => {
+                let mut server = server;
+                Err(format!(
+                    "{name} ended before it was listening ({})",
+                    describe(server.finish())
+                ))
+            }
         }
     }
 }

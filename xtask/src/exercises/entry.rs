@@ -1,7 +1,8 @@
 //! The exercises format: what one entry of a lesson's `exercises.toml`
-//! says, read and checked for sense before anything runs; and the two
-//! texts an entry must agree with, the chapter's `## Exercises` list and
-//! the lesson's `tests/e2e.rs`, read the same way for the tidy tests.
+//! says, read into plain structs by serde (unknown keys and tables are
+//! refused) and checked for sense before anything runs; and, for the tidy
+//! tests, the chapter's `## Exercises` list that the entries must agree
+//! with.
 //!
 //! ```toml
 //! [[exercise]]              # or [[mistake]]: see below
@@ -24,9 +25,10 @@
 //! at 101 by convention), and the chapter does not list it.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::path::{Component, Path};
 
-use super::toml::{self, Pair, Table, Value};
+use serde::Deserialize;
 
 /// What the chapter predicts for one exercise.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +57,8 @@ impl Expect {
 }
 
 /// One literal edit: `find` must occur exactly once in `file`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Edit {
     /// Relative to the workspace root, `/`-separated.
     pub file: String,
@@ -63,290 +66,185 @@ pub struct Edit {
     pub replace: String,
 }
 
-/// One exercise of a chapter.
+/// One exercise of a chapter, or a common mistake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exercise {
-    /// Its number in the chapter's `## Exercises` list.
+    /// Its number in the chapter's `## Exercises` list (a mistake's own,
+    /// from 101).
     pub number: u32,
     pub title: String,
     pub expect: Expect,
     pub edits: Vec<Edit>,
-    /// The line of its `[[exercise]]` header, for messages.
-    pub line: usize,
     /// An exercise of the chapter (`[[exercise]]`), or a common mistake
     /// that the chapter does not list (`[[mistake]]`).
     pub in_book: bool,
 }
 
-/// A problem in an exercises file, with its line: the reader's own.
-pub use super::toml::Error;
+/// The file as written: the two lists of tables.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    exercise: Vec<Entry>,
+    #[serde(default)]
+    mistake: Vec<Entry>,
+}
 
-/// Reads the text of an exercises file: every entry, in file order, each
-/// checked for sense on its own (the chapter and the tests are the tidy
-/// tests' business). Numbers must be unique.
-pub fn parse(text: &str) -> Result<Vec<Exercise>, Error> {
-    let mut exercises: Vec<Exercise> = Vec::new();
-    for table in toml::parse(text)? {
-        match table.name.as_str() {
-            kind @ ("exercise" | "mistake") => exercises.push(Exercise {
-                in_book: kind == "exercise",
-                ..exercise(&table)?
-            }),
-            kind @ ("exercise.edit" | "mistake.edit") => {
-                let in_book = kind == "exercise.edit";
-                let Some(exercise) = exercises.last_mut().filter(|e| e.in_book == in_book) else {
-                    let owner = if in_book { "exercise" } else { "mistake" };
-                    return Err(Error {
-                        line: table.line,
-                        message: format!("[[{kind}]] does not follow an [[{owner}]]"),
-                    });
-                };
-                exercise.edits.push(edit(&table)?);
-            }
-            other => {
-                return Err(Error {
-                    line: table.line,
-                    message: format!(
-                    "unknown table [[{other}]]: expected [[exercise]], [[mistake]] or their .edit"
-                ),
-                })
-            }
-        }
+/// One `[[exercise]]` or `[[mistake]]` table as written; [`parse`] checks
+/// that its keys make sense together.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    number: u32,
+    title: String,
+    expect: Kind,
+    fails: Option<Vec<String>>,
+    error_code: Option<String>,
+    why: Option<String>,
+    #[serde(default)]
+    edit: Vec<Edit>,
+}
+
+/// `expect = "..."`.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum Kind {
+    Fail,
+    Pass,
+    CompileError,
+    ByHand,
+}
+
+/// What is wrong with an exercises file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(pub String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
-    for (index, exercise) in exercises.iter().enumerate() {
-        if let Some(earlier) = exercises[..index]
-            .iter()
-            .find(|e| e.number == exercise.number)
-        {
-            return Err(Error {
-                line: exercise.line,
-                message: format!(
-                    "exercise {} is given twice (also on line {})",
-                    exercise.number, earlier.line
-                ),
-            });
+}
+
+/// Reads the text of an exercises file: every entry, exercises then
+/// mistakes, each checked for sense on its own (the chapter and the tests
+/// are the tidy tests' business). Numbers must be unique. An unknown key or
+/// table is an error naming its line, never a silent misreading.
+pub fn parse(text: &str) -> Result<Vec<Exercise>, Error> {
+    let file: File = toml::from_str(text).map_err(|e| Error(e.to_string().trim().to_string()))?;
+    let tables = file
+        .exercise
+        .into_iter()
+        .map(|e| (true, e))
+        .chain(file.mistake.into_iter().map(|e| (false, e)));
+    let mut exercises: Vec<Exercise> = Vec::new();
+    for (in_book, entry) in tables {
+        let kind = if in_book { "exercise" } else { "mistake" };
+        let exercise =
+            exercise(entry, in_book).map_err(|why| Error(format!("[[{kind}]] {why}")))?;
+        if exercises.iter().any(|e| e.number == exercise.number) {
+            return Err(Error(format!(
+                "number {} is given twice (numbers are unique in the file)",
+                exercise.number
+            )));
         }
-        let runs = !matches!(exercise.expect, Expect::ByHand(_));
-        if runs && exercise.edits.is_empty() {
-            return Err(Error {
-                line: exercise.line,
-                message: format!(
-                    "exercise {} has no [[exercise.edit]]: nothing to apply",
-                    exercise.number
-                ),
-            });
-        }
-        if !runs && !exercise.edits.is_empty() {
-            return Err(Error {
-                line: exercise.line,
-                message: format!(
-                    "exercise {} is by hand, yet has edits: nothing would apply them",
-                    exercise.number
-                ),
-            });
-        }
+        exercises.push(exercise);
     }
     Ok(exercises)
 }
 
-/// The keys of a table, checked: each known, each of the right kind.
-struct Keys<'a> {
-    table: &'a Table,
-}
-
-impl<'a> Keys<'a> {
-    fn new(table: &'a Table, known: &[&str]) -> Result<Keys<'a>, Error> {
-        if let Some(pair) = table
-            .pairs
-            .iter()
-            .find(|p| !known.contains(&p.key.as_str()))
-        {
-            return Err(Error {
-                line: pair.line,
-                message: format!(
-                    "unknown key `{}` in [[{}]]: expected one of {}",
-                    pair.key,
-                    table.name,
-                    known.join(", ")
-                ),
-            });
-        }
-        Ok(Keys { table })
+/// One entry, checked: each kind of prediction takes its own key, and only
+/// that one; every edit stays inside the workspace.
+fn exercise(entry: Entry, in_book: bool) -> Result<Exercise, String> {
+    let name = format!("{} ({:?})", entry.number, entry.title);
+    if entry.number == 0 {
+        return Err(format!("{name}: `number` must be a positive integer"));
     }
-
-    fn pair(&self, key: &str) -> Option<&'a Pair> {
-        self.table.pairs.iter().find(|p| p.key == key)
-    }
-
-    fn missing(&self, key: &str) -> Error {
-        Error {
-            line: self.table.line,
-            message: format!("[[{}]] has no `{key}`", self.table.name),
-        }
-    }
-
-    fn wrong(pair: &Pair, what: &str) -> Error {
-        Error {
-            line: pair.line,
-            message: format!("`{}` must be {what}", pair.key),
-        }
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>, Error> {
-        match self.pair(key) {
-            None => Ok(None),
-            Some(Pair {
-                value: Value::String(s),
-                ..
-            }) => Ok(Some(s.clone())),
-            Some(pair) => Err(Self::wrong(pair, "a string")),
-        }
-    }
-
-    fn required_string(&self, key: &str) -> Result<String, Error> {
-        self.string(key)?.ok_or_else(|| self.missing(key))
-    }
-}
-
-fn exercise(table: &Table) -> Result<Exercise, Error> {
-    let keys = Keys::new(
-        table,
-        &["number", "title", "expect", "fails", "error_code", "why"],
-    )?;
-    let number = match keys.pair("number") {
-        Some(Pair {
-            value: Value::Integer(n),
-            ..
-        }) if *n > 0 => *n as u32,
-        Some(pair) => return Err(Keys::wrong(pair, "a positive integer")),
-        None => return Err(keys.missing("number")),
+    let given = [
+        ("fails", entry.fails.is_some()),
+        ("error_code", entry.error_code.is_some()),
+        ("why", entry.why.is_some()),
+    ];
+    let own = match entry.expect {
+        Kind::Fail => Some("fails"),
+        Kind::CompileError => Some("error_code"),
+        Kind::ByHand => Some("why"),
+        Kind::Pass => None,
     };
-    let title = keys.required_string("title")?;
-    let expect_pair = keys.pair("expect").ok_or_else(|| keys.missing("expect"))?;
-    let fails = match keys.pair("fails") {
-        None => None,
-        Some(Pair {
-            value: Value::Array(names),
-            ..
-        }) => Some((names.clone(), keys.pair("fails").map_or(0, |p| p.line))),
-        Some(pair) => return Err(Keys::wrong(pair, "an array of check names")),
-    };
-    let error_code = keys.string("error_code")?;
-    let why = keys.string("why")?;
-    // Each kind of prediction takes its own key, and only that one.
-    let only = |allowed: Option<&str>| -> Result<(), Error> {
-        for key in ["fails", "error_code", "why"] {
-            if Some(key) != allowed {
-                if let Some(pair) = keys.pair(key) {
-                    return Err(Error {
-                        line: pair.line,
-                        message: format!(
-                            "`{key}` does not go with expect = {:?}",
-                            keys.string("expect").ok().flatten().unwrap_or_default()
-                        ),
-                    });
-                }
-            }
-        }
-        Ok(())
-    };
-    let expect = match keys.required_string("expect")?.as_str() {
-        "fail" => {
-            only(Some("fails"))?;
-            let (names, line) = fails.ok_or_else(|| Error {
-                line: table.line,
-                message: "expect = \"fail\" needs `fails`, the checks that fail \
-                          (use expect = \"pass\" when none does)"
-                    .to_string(),
-            })?;
+    if let Some((key, _)) = given.iter().find(|(key, set)| *set && Some(*key) != own) {
+        return Err(format!(
+            "{name}: `{key}` does not go with expect = {:?}",
+            entry.expect
+        ));
+    }
+    let expect = match entry.expect {
+        Kind::Fail => {
+            let names = entry.fails.unwrap_or_default();
             let set: BTreeSet<String> = names.iter().cloned().collect();
             if set.is_empty() || set.len() != names.len() {
-                return Err(Error {
-                    line,
-                    message: "`fails` must name at least one check, each once".to_string(),
-                });
+                return Err(format!(
+                    "{name}: expect = \"fail\" needs `fails`, naming at least one check, each \
+                     once (use expect = \"pass\" when none fails)"
+                ));
             }
             if let Some(bad) = set.iter().find(|n| !is_identifier(n)) {
-                return Err(Error {
-                    line,
-                    message: format!("`{bad}` is not a test function's name"),
-                });
+                return Err(format!("{name}: `{bad}` is not a test function's name"));
             }
             Expect::Fail(set)
         }
-        "pass" => {
-            only(None)?;
-            Expect::Pass
-        }
-        "compile-error" => {
-            only(Some("error_code"))?;
-            let code = error_code.ok_or_else(|| keys.missing("error_code"))?;
+        Kind::Pass => Expect::Pass,
+        Kind::CompileError => {
+            let code = entry.error_code.unwrap_or_default();
             let well_formed = code.len() == 5
                 && code.starts_with('E')
                 && code[1..].bytes().all(|b| b.is_ascii_digit());
             if !well_formed {
-                return Err(Keys::wrong(
-                    keys.pair("error_code").unwrap_or(expect_pair),
-                    "a rustc error code such as \"E0382\"",
+                return Err(format!(
+                    "{name}: expect = \"compile-error\" needs `error_code`, a rustc error code \
+                     such as \"E0382\""
                 ));
             }
             Expect::CompileError(code)
         }
-        "by-hand" => {
-            only(Some("why"))?;
-            let why = why.filter(|w| !w.trim().is_empty()).ok_or_else(|| Error {
-                line: table.line,
-                message: "expect = \"by-hand\" needs `why`: what the student watches, \
-                          and why no check can"
-                    .to_string(),
-            })?;
-            Expect::ByHand(why)
-        }
-        other => {
-            return Err(Error {
-                line: expect_pair.line,
-                message: format!(
-                "expect = {other:?}: expected \"fail\", \"pass\", \"compile-error\" or \"by-hand\""
-            ),
-            })
-        }
+        Kind::ByHand => match entry.why.filter(|w| !w.trim().is_empty()) {
+            Some(why) => Expect::ByHand(why),
+            None => {
+                return Err(format!(
+                    "{name}: expect = \"by-hand\" needs `why`: what the student watches, and \
+                     why no check can"
+                ))
+            }
+        },
     };
+    let runs = !matches!(expect, Expect::ByHand(_));
+    if runs && entry.edit.is_empty() {
+        return Err(format!("{name}: no [[.edit]]: nothing to apply"));
+    }
+    if !runs && !entry.edit.is_empty() {
+        return Err(format!(
+            "{name}: by hand, yet has edits: nothing would apply them"
+        ));
+    }
+    for edit in &entry.edit {
+        let inside = !edit.file.is_empty()
+            && Path::new(&edit.file)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)));
+        if !inside {
+            return Err(format!(
+                "{name}: file = {:?} must be a path relative to the workspace root, without `..`",
+                edit.file
+            ));
+        }
+        if edit.find.is_empty() {
+            return Err(format!("{name}: an edit's `find` is empty"));
+        }
+    }
     Ok(Exercise {
-        number,
-        title,
+        number: entry.number,
+        title: entry.title,
         expect,
-        edits: Vec::new(),
-        line: table.line,
-        in_book: true,
-    })
-}
-
-fn edit(table: &Table) -> Result<Edit, Error> {
-    let keys = Keys::new(table, &["file", "find", "replace"])?;
-    let file = keys.required_string("file")?;
-    let inside = !file.is_empty()
-        && Path::new(&file)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
-    if !inside {
-        return Err(Error {
-            line: keys.pair("file").map_or(table.line, |p| p.line),
-            message: format!(
-                "file = {file:?}: must be a path relative to the workspace root, without `..`"
-            ),
-        });
-    }
-    let find = keys.required_string("find")?;
-    if find.is_empty() {
-        return Err(Error {
-            line: keys.pair("find").map_or(table.line, |p| p.line),
-            message: "`find` is empty".to_string(),
-        });
-    }
-    Ok(Edit {
-        file,
-        find,
-        replace: keys.required_string("replace")?,
+        edits: entry.edit,
+        in_book,
     })
 }
 
@@ -411,34 +309,6 @@ pub fn chapter_exercises(chapter: &str) -> Vec<ChapterExercise> {
     found
 }
 
-/// The names of the `#[test]` functions of a test file: an attribute line
-/// `#[test]`, then (after doc comments or other attributes) `fn NAME`.
-#[cfg(test)]
-pub fn test_functions(source: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let mut after_test = false;
-    for line in source.lines().map(str::trim) {
-        if line == "#[test]" {
-            after_test = true;
-        } else if after_test {
-            if let Some(rest) = line
-                .strip_prefix("fn ")
-                .or_else(|| line.strip_prefix("async fn "))
-            {
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                names.insert(name);
-                after_test = false;
-            } else if !(line.starts_with("#[") || line.starts_with("//") || line.is_empty()) {
-                after_test = false;
-            }
-        }
-    }
-    names
-}
-
 /// The snake_case names a text writes alone in backticks (`` `name` ``):
 /// how a chapter names a check (and many other things).
 #[cfg(test)]
@@ -500,7 +370,6 @@ why = "you watch ps"
         );
         assert_eq!(exercises[0].edits.len(), 2);
         assert_eq!(exercises[0].edits[0].find, "    write();\n");
-        assert_eq!(exercises[0].line, 2);
         assert_eq!(exercises[1].expect, Expect::CompileError("E0382".into()));
         assert_eq!(exercises[2].expect, Expect::ByHand("you watch ps".into()));
         assert!(exercises[2].edits.is_empty());
@@ -527,7 +396,7 @@ why = "you watch ps"
 
     #[test]
     fn entries_that_make_no_sense_are_refused() {
-        let refused = |text: &str| parse(text).expect_err("must be refused").message;
+        let refused = |text: &str| parse(text).expect_err("must be refused").0;
         let head = "[[exercise]]\nnumber = 1\ntitle = \"t\"\n";
         let edit = "[[exercise.edit]]\nfile = \"a.rs\"\nfind = \"x\"\nreplace = \"y\"\n";
         assert!(refused(&format!("{head}expect = \"fail\"\n{edit}")).contains("needs `fails`"));
@@ -535,17 +404,19 @@ why = "you watch ps"
             refused(&format!("{head}expect = \"pass\"\nfails = [\"a\"]\n{edit}"))
                 .contains("does not go with")
         );
-        assert!(refused(&format!("{head}expect = \"pass\"\n")).contains("no [[exercise.edit]]"));
+        assert!(refused(&format!("{head}expect = \"pass\"\n")).contains("nothing to apply"));
         assert!(refused(&format!("{head}expect = \"by-hand\"\n")).contains("needs `why`"));
         assert!(refused(&format!(
             "{head}expect = \"compile-error\"\nerror_code = \"382\"\n{edit}"
         ))
         .contains("rustc error code"));
-        assert!(refused(&format!("{head}expect = \"maybe\"\n{edit}")).contains("expected \"fail\""));
+        assert!(refused(&format!("{head}expect = \"maybe\"\n{edit}")).contains("unknown variant"));
+        let unknown = refused(&format!("{head}expect = \"pass\"\nfail = [\"a\"]\n{edit}"));
         assert!(
-            refused(&format!("{head}expect = \"pass\"\nfail = [\"a\"]\n{edit}"))
-                .contains("unknown key `fail`")
+            unknown.contains("unknown field `fail`") && unknown.contains("line 5"),
+            "{unknown}"
         );
+        assert!(refused("[[exercises]]\nnumber = 1\n").contains("unknown field `exercises`"));
         assert!(refused(&format!(
             "{head}expect = \"pass\"\n{}",
             edit.replace("a.rs", "../a.rs")
@@ -572,11 +443,7 @@ why = "you watch ps"
     }
 
     #[test]
-    fn test_functions_and_named_checks_are_found() {
-        let source = "#[test]\n/// doc\n#[ignore]\nfn slow_one() {}\n\nfn helper() {}\n\
-                      #[test]\nfn quick() {}\n#[test]\nconst X: u8 = 1;\nfn not_a_test() {}\n";
-        let names: Vec<String> = test_functions(source).into_iter().collect();
-        assert_eq!(names, ["quick", "slow_one"]);
+    fn named_checks_are_found() {
         let text = "The check `a_check` and `b_check`, `ErrorKind::Interrupted`, `fork()`, \
                     `SA_RESTART`, `listen`, `set_only_v6(false)`";
         assert_eq!(backticked_names(text), ["a_check", "b_check"]);

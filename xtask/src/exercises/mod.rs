@@ -3,86 +3,41 @@
 //! format: [`entry`]): the change to make, and what the chapter says will
 //! happen. For each entry this applies the change to a copy of the
 //! workspace ([`mirror`]; the student's files are never touched), builds
-//! it, runs the lesson's end-to-end checks the way `cargo xtask check`
-//! does (the same libtest reader, the same supervised run that leaves no
-//! process behind), and compares what happened with the prediction.
+//! it, runs the lesson's end-to-end checks through the one runner
+//! ([`crate::runner`]), exactly as `cargo xtask check` grades a student,
+//! and compares what happened with the prediction.
 //!
 //! The tidy tests (`crate::tidy`) keep the entries, the chapters and the
 //! tests in step; this module proves that the predictions are true.
 
 pub mod entry;
 pub mod mirror;
-pub mod toml;
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::lessons::{self, Lesson, LESSONS};
-use crate::libtest::{Libtest, Verdict};
-use crate::spawn::{self, Ended, Stream};
+use lesson_testing::supervisor::Ended;
+
+use crate::flags;
+use crate::lessons::{self, Lesson};
+use crate::libtest::Verdict;
+use crate::runner::{self, BuildFailure, Options};
 use crate::term::{self, Color, Style};
-use crate::{procs, usage_error};
+use crate::usage_error;
 use entry::{Exercise, Expect};
 
-crate::help_text! {
-    /// Apply each chapter exercise to a copy of the workspace; check its prediction.
-    ///
-    /// usage: cargo xtask exercises [LESSON[/N]...] [--list] [--timeout SECS]
-    ///
-    /// LESSON is 01..06 (or 1, or a directory name such as 01-tcp-basic);
-    /// LESSON/N is one exercise (03/2). None means every lesson that has
-    /// a crates/NN-*/exercises.toml. Each entry of that file is one
-    /// numbered exercise of the lesson's chapter: an edit, and the
-    /// chapter's prediction (these checks fail, every check passes, the
-    /// build fails with error EXXXX, or: by hand only).
-    ///
-    /// For each entry the workspace is copied to target/exercises/workspace
-    /// (your files are never changed), the edit applied, and
-    /// `cargo test -p PACKAGE --test e2e` run there, built in
-    /// target/exercises/target so that rebuilds are incremental. One line
-    /// per exercise: predicted, observed, time, and `ok` or `DIFFERS`; the
-    /// details of each difference follow. The exit status is 1 if any
-    /// observation differs from its prediction (or an entry cannot be
-    /// applied), 2 for a usage error or an exercises file that cannot be
-    /// read.
-    ///
-    /// options:
-    ///   --list          show the entries and their predictions; run nothing
-    ///   --timeout SECS  time limit for each exercise's test run, default 300
-    ///                   (the build before it has its own, longer allowance)
-    pub const HELP;
-}
-
-/// Default time limit for one exercise's tests.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// How long cargo may take to build an exercise before its tests start.
-const BUILD_ALLOWANCE: Duration = Duration::from_secs(1200);
-
-/// What the command line asked for.
-struct Options {
-    /// Each chosen lesson, with the exercise numbers chosen (empty: all).
-    chosen: Vec<(&'static Lesson, Vec<u32>)>,
-    list: bool,
-    timeout: Duration,
-}
-
 /// `cargo xtask exercises ...`
-pub fn run(args: &[String]) -> ExitCode {
-    let options = match parse(args) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            crate::print_help(HELP);
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => return usage_error(&message, HELP),
+pub fn run(flags: flags::Exercises) -> ExitCode {
+    let chosen = match choose(&flags.chosen) {
+        Ok(chosen) => chosen,
+        Err(message) => return usage_error(&message, "exercises"),
     };
     // Read every file first: a broken file is found before anything runs.
     let mut selected: Vec<(&Lesson, Exercise)> = Vec::new();
-    for (lesson, numbers) in &options.chosen {
+    for (lesson, numbers) in &chosen {
         let exercises = match load(lesson) {
             Ok(Some(exercises)) => exercises,
             Ok(None) => {
@@ -98,17 +53,16 @@ pub fn run(args: &[String]) -> ExitCode {
                 return ExitCode::from(crate::EXIT_USAGE);
             }
         };
-        for number in numbers {
-            if !exercises.iter().any(|e| e.number == *number) {
-                return usage_error(
-                    &format!(
-                        "lesson {} has no exercise {number} in crates/{}/exercises.toml",
-                        lesson.id(),
-                        lesson.dir
-                    ),
-                    HELP,
-                );
-            }
+        if let Some(number) = numbers
+            .iter()
+            .find(|n| !exercises.iter().any(|e| e.number == **n))
+        {
+            let message = format!(
+                "lesson {} has no exercise {number} in crates/{}/exercises.toml",
+                lesson.id(),
+                lesson.dir
+            );
+            return usage_error(&message, "exercises");
         }
         selected.extend(
             exercises
@@ -117,7 +71,7 @@ pub fn run(args: &[String]) -> ExitCode {
                 .map(|e| (*lesson, e)),
         );
     }
-    if options.list {
+    if flags.list {
         list(&selected);
         return ExitCode::SUCCESS;
     }
@@ -127,7 +81,7 @@ pub fn run(args: &[String]) -> ExitCode {
     }
 
     term::catch_interrupts();
-    if let Err(e) = procs::become_subreaper() {
+    if let Err(e) = lesson_testing::supervisor::become_subreaper() {
         eprintln!("warning: {e}; a process that escapes its group may survive");
     }
     let style = Style::for_stdout();
@@ -160,11 +114,11 @@ pub fn run(args: &[String]) -> ExitCode {
         if term::interrupted() {
             break;
         }
-        let outcome = try_exercise(lesson, exercise, &places, options.timeout);
+        let outcome = try_exercise(lesson, exercise, &places);
         table.row(lesson, exercise, &outcome, &style);
         outcomes.push((*lesson, exercise, outcome));
     }
-    procs::kill_orphans();
+    lesson_testing::supervisor::kill_orphans();
 
     let differing: Vec<_> = outcomes
         .iter()
@@ -206,78 +160,46 @@ pub fn run(args: &[String]) -> ExitCode {
     }
 }
 
-/// Reads the command line; `Ok(None)` for `--help`.
-fn parse(args: &[String]) -> Result<Option<Options>, String> {
+/// What `LESSON[/N]...` names: each lesson with the exercise numbers
+/// chosen (empty: all of them); every lesson when nothing is named.
+fn choose(names: &[String]) -> Result<Vec<(&'static Lesson, Vec<u32>)>, String> {
     // `None`: the whole lesson; `Some`: these exercises of it.
     let mut chosen: Vec<(&'static Lesson, Option<Vec<u32>>)> = Vec::new();
-    let mut list = false;
-    let mut timeout = DEFAULT_TIMEOUT;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if arg.starts_with("--") => (flag, Some(value.to_string())),
-            _ => (arg.as_str(), None),
+    for arg in names {
+        let (name, number) = match arg.split_once('/') {
+            Some((name, number)) => match number.parse::<u32>() {
+                Ok(n) if n > 0 => (name, Some(n)),
+                _ => return Err(format!("`{arg}`: expected LESSON/N, such as 03/2")),
+            },
+            None => (arg.as_str(), None),
         };
-        match flag {
-            "-h" | "--help" => return Ok(None),
-            "--list" if inline.is_none() => list = true,
-            "--timeout" => {
-                let secs = inline
-                    .or_else(|| args.next().cloned())
-                    .ok_or("--timeout needs a number of seconds")?;
-                timeout = match secs.parse::<u64>() {
-                    Ok(s) if s > 0 => Duration::from_secs(s),
-                    _ => return Err(format!("--timeout: `{secs}` is not a number of seconds")),
-                };
+        let lesson = lessons::resolve(name)?;
+        let at = match chosen.iter().position(|(l, _)| l.number == lesson.number) {
+            Some(at) => at,
+            None => {
+                chosen.push((lesson, Some(Vec::new())));
+                chosen.len() - 1
             }
-            _ if arg.starts_with('-') => return Err(format!("unknown option `{arg}`")),
-            _ => {
-                let (name, number) = match arg.split_once('/') {
-                    Some((name, number)) => match number.parse::<u32>() {
-                        Ok(n) if n > 0 => (name, Some(n)),
-                        _ => return Err(format!("`{arg}`: expected LESSON/N, such as 03/2")),
-                    },
-                    None => (arg.as_str(), None),
-                };
-                let lesson = lessons::resolve(name)?;
-                let at = match chosen.iter().position(|(l, _)| l.number == lesson.number) {
-                    Some(at) => at,
-                    None => {
-                        chosen.push((lesson, Some(Vec::new())));
-                        chosen.len() - 1
-                    }
-                };
-                match (number, &mut chosen[at].1) {
-                    // The whole lesson, even if single ones were named too.
-                    (None, slot) => *slot = None,
-                    (Some(n), Some(numbers)) if !numbers.contains(&n) => numbers.push(n),
-                    (Some(_), _) => {}
-                }
-            }
+        };
+        match (number, &mut chosen[at].1) {
+            // The whole lesson, even if single ones were named too.
+            (None, slot) => *slot = None,
+            (Some(n), Some(numbers)) if !numbers.contains(&n) => numbers.push(n),
+            (Some(_), _) => {}
         }
     }
-    let mut chosen: Vec<(&'static Lesson, Vec<u32>)> = chosen
+    if chosen.is_empty() {
+        return Ok(lessons::LESSONS.iter().map(|l| (l, Vec::new())).collect());
+    }
+    Ok(chosen
         .into_iter()
         .map(|(lesson, numbers)| (lesson, numbers.unwrap_or_default()))
-        .collect();
-    if chosen.is_empty() {
-        chosen = LESSONS.iter().map(|l| (l, Vec::new())).collect();
-    }
-    Ok(Some(Options {
-        chosen,
-        list,
-        timeout,
-    }))
-}
-
-/// A lesson's exercises file, `crates/NN-*/exercises.toml`.
-pub fn file(lesson: &Lesson) -> PathBuf {
-    lesson.path().join("exercises.toml")
+        .collect())
 }
 
 /// A lesson's entries; `Ok(None)` if it has no exercises file.
 pub fn load(lesson: &Lesson) -> Result<Option<Vec<Exercise>>, String> {
-    let path = file(lesson);
+    let path = lesson.exercises_file();
     let shown = format!("crates/{}/exercises.toml", lesson.dir);
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
@@ -339,10 +261,7 @@ impl Places {
         let root = lessons::workspace_root();
         // Beside the usual build output: `cargo clean` removes it, and git
         // ignores it.
-        let base = lessons::debug_dir()
-            .parent()
-            .map(|d| d.join("exercises"))
-            .unwrap_or_else(|| root.join("target").join("exercises"));
+        let base = lessons::target_dir().join("exercises");
         Places {
             copy: base.join("workspace"),
             target: base.join("target"),
@@ -385,7 +304,7 @@ impl Lock {
                 .ok()
                 .and_then(|pid| pid.trim().parse::<i32>().ok());
             match owner {
-                Some(pid) if !std::path::Path::new(&format!("/proc/{pid}")).exists() => {
+                Some(pid) if lesson_testing::procfs::process(pid).is_none() => {
                     let _ = fs::remove_dir_all(&dir);
                     continue;
                 }
@@ -424,8 +343,8 @@ enum Observed {
         codes: BTreeSet<String>,
         output: String,
     },
-    /// The tests did not finish in time, or did not start within the
-    /// build allowance; those that reported failing so far.
+    /// The checks did not finish within the lesson's time: every check
+    /// that failed, those cut off included.
     TimedOut {
         failed: BTreeSet<String>,
         output: String,
@@ -539,11 +458,15 @@ impl Outcome {
                 ));
             }
             Observed::TimedOut { failed, output } => {
-                line("observed: the run did not finish within its time limit".to_string());
+                line(format!(
+                    "observed: the checks did not finish within the lesson's {} s; failed or \
+                     cut off:",
+                    runner::LESSON_TIME.as_secs()
+                ));
                 for name in failed {
-                    line(format!("  failed before that: {name}"));
+                    line(format!("  {name}"));
                 }
-                line(format!("cargo's last lines:\n{}", indent(output)));
+                line(format!("the run's last lines:\n{}", indent(output)));
             }
             Observed::Broken(output) => line(format!(
                 "observed: the test run failed outside any check; its last lines:\n{}",
@@ -575,12 +498,7 @@ fn indent(text: &str) -> String {
 
 /// Copies the workspace, applies the exercise, builds and runs the
 /// lesson's checks, and tells what happened.
-fn try_exercise(
-    lesson: &Lesson,
-    exercise: &Exercise,
-    places: &Places,
-    timeout: Duration,
-) -> Outcome {
+fn try_exercise(lesson: &Lesson, exercise: &Exercise, places: &Places) -> Outcome {
     if matches!(exercise.expect, Expect::ByHand(_)) {
         return Outcome {
             observed: Observed::NotRun,
@@ -598,7 +516,7 @@ fn try_exercise(
         if let Err(broken) = mirror::apply(&places.copy, &exercise.edits) {
             return Observed::BadEdit(broken.0);
         }
-        run_checks(lesson, places, timeout)
+        run_checks(lesson, places)
     })();
     Outcome {
         observed,
@@ -606,92 +524,49 @@ fn try_exercise(
     }
 }
 
-/// `cargo test -p PACKAGE --test e2e -- --test-threads=2` in the copy, as
-/// `cargo xtask check` runs it, under the same supervision.
-fn run_checks(lesson: &Lesson, places: &Places, timeout: Duration) -> Observed {
-    let mut command = Command::new(lessons::cargo());
-    command
-        .args(["test", "-p", lesson.package, "--test", "e2e"])
-        .args(["--", "--test-threads=2"])
-        .current_dir(&places.copy)
-        .env("CARGO_TARGET_DIR", &places.target)
-        // libtest's lines, not dots (see `check`).
-        .env("CARGO_TERM_QUIET", "false")
-        .env("CARGO_TERM_COLOR", "never");
-    // The copy's own binaries are under test: no override may point the
-    // tests elsewhere (`cargo xtask check --impl` sets these).
-    for (variable, _) in std::env::vars_os() {
-        if variable.to_string_lossy().starts_with("LESSON_") {
-            command.env_remove(variable);
+/// Builds the copy and runs the lesson's checks there, through the one
+/// runner, exactly as `cargo xtask check` runs them.
+fn run_checks(lesson: &Lesson, places: &Places) -> Observed {
+    let binaries = match runner::build(&places.copy, Some(&places.target), false) {
+        Ok(binaries) => binaries,
+        Err(BuildFailure::Failed { codes, output }) => {
+            return Observed::BuildFailed { codes, output }
         }
-    }
-    let mut libtest = Libtest::default();
-    let mut cargo_output: Vec<String> = Vec::new();
-    let mut codes = BTreeSet::new();
-    let mut tests_started = false;
-    let mut finished = false;
-    let ended = spawn::supervise(
-        &mut command,
-        Instant::now() + BUILD_ALLOWANCE,
-        |stream, line, deadline| match stream {
-            Stream::Stdout => {
-                libtest.line(line);
-                // libtest's last line; without it the test binary crashed
-                // or was killed, and the verdicts are incomplete.
-                finished |= line.starts_with("test result:");
-            }
-            Stream::Stderr => {
-                if !tests_started && line.trim_start().starts_with("Running ") {
-                    tests_started = true;
-                    *deadline = Instant::now() + timeout;
-                }
-                if let Some(code) = error_code(line) {
-                    codes.insert(code);
-                }
-                cargo_output.push(line.to_string());
-                if cargo_output.len() > 40 {
-                    cargo_output.remove(0);
-                }
-            }
-        },
-    );
-    let output = cargo_output.join("\n");
-    let failed: BTreeSet<String> = libtest
-        .results
-        .iter()
-        .filter(|(_, verdict)| *verdict == Verdict::Fail)
-        .map(|(name, _)| name.clone())
-        .collect();
-    let ended = match ended {
-        Ok(ended) => ended,
-        Err(e) => return Observed::Broken(format!("cannot run cargo: {e}")),
+        Err(BuildFailure::Interrupted) => return Observed::Interrupted,
+        Err(BuildFailure::Broken(why)) => return Observed::Broken(why),
     };
-    match ended {
+    let Some(binary) = binaries.get(&lesson.number) else {
+        return Observed::Broken("the lesson's checks were not built".to_string());
+    };
+    let dir = places.copy.join("crates").join(lesson.dir);
+    let run = match runner::run(binary, &dir, &Options::default(), |_, _| {}) {
+        Ok(run) => run,
+        Err(e) => return Observed::Broken(format!("cannot run the checks: {e}")),
+    };
+    let checks = run.checks(lesson, &|name| name.to_string());
+    let failed: BTreeSet<String> = checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .map(|c| c.name.clone())
+        .collect();
+    match run.ended {
         Ended::Interrupted => Observed::Interrupted,
-        Ended::TimedOut => Observed::TimedOut { failed, output },
-        Ended::Exited(_) if !tests_started => Observed::BuildFailed { codes, output },
-        Ended::Exited(status) => {
-            if !finished || (status.success() != failed.is_empty()) {
-                return Observed::Broken(output);
-            }
-            let details = failed
-                .iter()
-                .map(|name| {
-                    let detail = libtest.details.get(name).cloned().unwrap_or_default();
-                    (name.clone(), detail)
-                })
+        Ended::TimedOut => Observed::TimedOut {
+            failed,
+            output: run.stderr.text(),
+        },
+        Ended::Exited(status) if !status.success() && failed.is_empty() => {
+            Observed::Broken(run.stderr.text())
+        }
+        Ended::Exited(_) => {
+            let details = checks
+                .into_iter()
+                .filter(|c| c.verdict == Verdict::Fail)
+                .map(|c| (c.name, c.detail.unwrap_or_default()))
                 .collect();
             Observed::Ran { failed, details }
         }
     }
-}
-
-/// `E0382` from rustc's `error[E0382]: ...` line.
-fn error_code(line: &str) -> Option<String> {
-    let at = line.find("error[E")?;
-    let rest = &line[at + "error[".len()..];
-    let code: String = rest.chars().take_while(|c| *c != ']').collect();
-    (code.len() == 5 && code[1..].bytes().all(|b| b.is_ascii_digit())).then_some(code)
 }
 
 /// The table printed as exercises finish.
@@ -761,36 +636,18 @@ mod tests {
 
     #[test]
     fn lessons_and_single_exercises_are_chosen_by_name() {
-        let options = parse(&args(&["03/2", "3/4", "01", "--timeout=9"]))
+        let chosen: Vec<(u8, Vec<u32>)> = choose(&args(&["03/2", "3/4", "01"]))
             .expect("valid")
-            .expect("not help");
-        let chosen: Vec<(u8, Vec<u32>)> = options
-            .chosen
             .iter()
             .map(|(l, n)| (l.number, n.clone()))
             .collect();
         assert_eq!(chosen, [(3, vec![2, 4]), (1, vec![])]);
-        assert_eq!(options.timeout, Duration::from_secs(9));
-        let whole = parse(&args(&["03/2", "03"]))
-            .expect("valid")
-            .expect("options");
-        assert!(whole.chosen[0].1.is_empty(), "03 means all of 03");
-        let all = parse(&[]).expect("valid").expect("options");
-        assert_eq!(all.chosen.len(), LESSONS.len());
-        assert!(parse(&args(&["03/x"])).is_err());
-        assert!(parse(&args(&["99"])).is_err());
-        assert!(parse(&args(&["--bogus"])).is_err());
-        assert!(parse(&args(&["--help"])).expect("help").is_none());
-    }
-
-    #[test]
-    fn rustc_error_codes_are_read_from_cargo_output() {
-        assert_eq!(
-            error_code("error[E0382]: use of moved value: `listener`").as_deref(),
-            Some("E0382")
-        );
-        assert_eq!(error_code("error: could not compile `x`"), None);
-        assert_eq!(error_code("warning: unused import"), None);
+        let whole = choose(&args(&["03/2", "03"])).expect("valid");
+        assert!(whole[0].1.is_empty(), "03 means all of 03");
+        let all = choose(&[]).expect("valid");
+        assert_eq!(all.len(), lessons::LESSONS.len());
+        assert!(choose(&args(&["03/x"])).is_err());
+        assert!(choose(&args(&["99"])).is_err());
     }
 
     #[test]

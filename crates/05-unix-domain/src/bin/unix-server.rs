@@ -29,7 +29,7 @@ fn main() {
     // Naming each client costs two system calls per connection (the
     // question, and the line on stderr). So it is asked for, not the
     // default: run without it, the server makes exactly the tutorial's
-    // calls, and the bench can set it beside the tutorial's C.
+    // calls, one for one beside the tutorial's C.
     let show_peer = args.flag("--show-peer");
     // ANCHOR_END: args
 

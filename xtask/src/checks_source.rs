@@ -1,7 +1,9 @@
-//! What a check is for, read from its doc comment in the lesson's
-//! `tests/e2e.rs`, so that a failing check can tell a student which rule
-//! of the contract broke and where the book explains it. The doc comment
-//! of each check ends with two lines:
+//! The one reader of the checks' source: each lesson's `tests/e2e.rs`,
+//! read for its `#[test]` functions and what their doc comments say, so
+//! that a failing check can tell a student which rule of the contract
+//! broke and where the book explains it, and the tidy tests can tie the
+//! checks to the chapters and the exercises. The doc comment of each check
+//! ends with two lines:
 //!
 //! ```text
 //! /// The parent closes every connection it hands to a child: ...
@@ -17,7 +19,7 @@
 //! The tidy tests check that every check has both and that the heading
 //! exists, so the pointer a student follows always leads somewhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 
 use crate::lessons::Lesson;
@@ -39,10 +41,17 @@ pub struct CheckDoc {
 /// tests, by function name. A lesson without the file has none.
 pub fn read(lesson: &Lesson) -> BTreeMap<String, CheckDoc> {
     let text = fs::read_to_string(lesson.e2e_tests()).unwrap_or_default();
-    parse(&text, lesson.chapter)
+    parse(&text, &lesson.chapter())
 }
 
-/// Parses the text of a `tests/e2e.rs` (see [`read`]).
+/// The names of `lesson`'s checks: the `#[test]` functions of its
+/// tests/e2e.rs.
+pub fn names(lesson: &Lesson) -> BTreeSet<String> {
+    read(lesson).into_keys().collect()
+}
+
+/// Parses the text of a `tests/e2e.rs` (see [`read`]): a `#[test]` line,
+/// then (after doc comments, other attributes or blank lines) `fn NAME`.
 pub fn parse(text: &str, chapter: &str) -> BTreeMap<String, CheckDoc> {
     let mut docs = BTreeMap::new();
     let mut comment: Vec<&str> = Vec::new();
@@ -52,7 +61,7 @@ pub fn parse(text: &str, chapter: &str) -> BTreeMap<String, CheckDoc> {
             comment.push(doc.strip_prefix(' ').unwrap_or(doc));
         } else if line.starts_with("#[test]") {
             is_test = true;
-        } else if line.starts_with("#[") {
+        } else if line.starts_with("#[") || (is_test && line.is_empty()) {
             // Other attributes (`#[ignore]`) keep the comment.
         } else if let Some(rest) = line.strip_prefix("fn ") {
             if is_test {

@@ -176,7 +176,7 @@ pub fn measure(
             let address = listener.local_addr().map_err(|e| e.to_string())?;
             let load = Pipelined {
                 clients: 10,
-                in_flight: super::scenarios::LINES_IN_FLIGHT,
+                in_flight: loadgen::LINES_IN_FLIGHT,
                 line: |client| {
                     let line = format!("line from client {client}");
                     (
@@ -309,23 +309,19 @@ fn answer_lines(mut connection: TcpStream) -> Duration {
 /// The hidden option that runs the fork loop in a process of its own.
 pub const FORK_LOOP_OPTION: &str = "--fork-loop";
 
-/// Runs the fork loop in a fresh xtask process (pinned where servers
+/// Runs the fork loop in a fresh bench process (pinned where servers
 /// run), and reads what it printed.
 fn fork_limit(
     budget: Budget,
     placement: &Placement,
     mib: usize,
 ) -> Result<LimitMeasurement, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask's binary: {e}"))?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the bench's binary: {e}"))?;
     let seconds = (budget.warmup + budget.window).as_secs_f64();
     let mut command = Command::new(exe);
     command
-        .args([
-            "bench",
-            FORK_LOOP_OPTION,
-            &format!("{seconds}"),
-            &mib.to_string(),
-        ])
+        .args([FORK_LOOP_OPTION, &format!("{seconds}"), &mib.to_string()])
         .stdin(Stdio::null());
     if let Some(set) = machine::cpuset_for_child(&placement.server) {
         // SAFETY: runs in the child between fork() and exec(): one system
@@ -368,14 +364,14 @@ fn fork_limit(
 /// `cargo xtask bench --fork-loop SECONDS MIB`: touches MIB MiB, then
 /// forks a child that exits at once and waits for it, over and over for
 /// SECONDS; prints `forks=N seconds=S cpu_us=C rss_kib=R`. Called before
-/// xtask starts any thread, so the process is as small as xtask gets.
+/// the bench starts any thread, so the process is as small as it gets.
 pub fn fork_loop(args: &[String]) -> ExitCode {
     let (Some(seconds), Some(mib)) = (
         args.first().and_then(|s| s.parse::<f64>().ok()),
         args.get(1).and_then(|s| s.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: cargo xtask bench {FORK_LOOP_OPTION} SECONDS MIB");
-        return ExitCode::from(crate::EXIT_USAGE);
+        eprintln!("usage: bench {FORK_LOOP_OPTION} SECONDS MIB");
+        return ExitCode::from(2);
     };
     // Written, so every page is resident and mapped in the page tables.
     let ballast = vec![1u8; mib << 20];
@@ -427,7 +423,7 @@ mod tests {
             window: Duration::from_millis(100),
             max_ops: None,
         };
-        let placement = Placement::choose(super::super::machine::Pin::Off);
+        let placement = Placement::choose(crate::machine::Pin::Off);
         for limit in [
             Limit::TcpConnect,
             Limit::UnixConnect,

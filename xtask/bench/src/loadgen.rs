@@ -34,6 +34,10 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::machine::{self, Cpus};
 
+/// Lines each client of the line scenarios keeps in flight (the select
+/// server's scenarios and the bare line server alike).
+pub const LINES_IN_FLIGHT: usize = 16;
+
 /// How long a client waits for a reply before it counts an error: far
 /// beyond any latency a healthy run shows, short enough to end the run.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);

@@ -25,19 +25,16 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use lesson_testing::procfs;
-use lesson_testing::server::{bound_address, Address, Transport};
-use lesson_testing::supervisor::Supervised;
+use lesson_testing::server::{wait_until_ready, Address, NotReady, Transport};
+use lesson_testing::supervisor::{Output, Start, Supervised};
 use lesson_testing::unix::SocketDir;
-use nix::errno::Errno;
 use nix::sys::memfd::{memfd_create, MFdFlags};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use super::limits::Limit;
-use super::loadgen::{self, Budget, Exchange, Outcome, Pipelined, Target};
+use super::loadgen::{self, Budget, Exchange, Outcome, Pipelined, Target, LINES_IN_FLIGHT};
 use super::machine::{self, Placement};
 
 /// How many connections one run of lesson 02's server may take: each
@@ -94,10 +91,10 @@ impl Scenario {
         }
     }
 
-    fn transport(&self, dir: &Path) -> Transport {
+    fn transport(&self) -> Transport {
         match (&self.load, self.lesson) {
             (Load::Datagrams { .. }, _) => Transport::Udp,
-            (_, 5) => Transport::Unix(dir.join("bench.sock")),
+            (_, 5) => Transport::Unix,
             _ => Transport::Tcp,
         }
     }
@@ -115,9 +112,6 @@ fn select_line(client: usize) -> (Vec<u8>, Vec<u8>) {
         format!("I got your message: {line}\n").into_bytes(),
     )
 }
-
-/// How many lines each select-server client keeps in flight.
-pub const LINES_IN_FLIGHT: usize = 16;
 
 /// The scenarios, in the order of the course.
 pub fn all() -> Vec<Scenario> {
@@ -247,10 +241,15 @@ pub fn measure(
     placement: &Placement,
 ) -> Result<Measurement, String> {
     let dir = SocketDir::new();
-    let transport = scenario.transport(dir.path());
+    let transport = scenario.transport();
+    let socket_path = dir.path().join("bench.sock");
     let cpu_before = machine::children_cpu_time();
-    let mut server = start(binary, &transport, scenario.flags, placement)?;
-    let address = wait_until_bound(&server, &transport, binary)?;
+    let argument: OsString = match transport {
+        Transport::Unix => socket_path.into_os_string(),
+        _ => "0".into(),
+    };
+    let mut server = start(binary, &argument, scenario.flags, placement)?;
+    let address = wait_until_bound(&server, transport, binary)?;
     let budget = Budget {
         max_ops: scenario.max_ops,
         ..budget
@@ -297,7 +296,9 @@ pub fn measure(
     let stderr = server.stderr();
     server.process.finish();
     drop(server);
-    reap_orphans();
+    // A stopped server's children were re-parented to us: their CPU time
+    // counts in RUSAGE_CHILDREN only once they are reaped.
+    lesson_testing::supervisor::kill_orphans();
     let cpu = machine::children_cpu_time().saturating_sub(cpu_before);
     if exited {
         return Err(format!(
@@ -361,28 +362,24 @@ impl BenchServer {
     }
 }
 
-/// Starts `binary` with the port 0 (or the socket path) as argument,
+/// Starts `binary ARGUMENT FLAGS...` (the port 0, or the socket path),
 /// pinned to the server's CPUs, its stdout sent to /dev/null and its
 /// stderr to an in-memory file.
 ///
 /// Every server prints a line per message, and lesson 05's prints a
-/// second one, on stderr, naming the client. Where those lines go is no
-/// part of the design being measured. A pipe read by xtask would add
-/// xtask's reading to the cost, and worse, a wake-up of xtask's reader
-/// thread per line, on the very CPU the server and the load generator
-/// share. /dev/null takes stdout at the cost of a system call, for ours
-/// and for the C alike; stderr goes to a `memfd_create(2)` file, as cheap
-/// to write and still there to read when the server says why it failed.
+/// second one, on stderr, naming the client, when asked to. Where those
+/// lines go is no part of the design being measured. A pipe read by the
+/// bench would add the reading to the cost, and worse, a wake-up of a
+/// reader thread per line, on the very CPU the server and the load
+/// generator share. /dev/null takes stdout at the cost of a system call,
+/// for ours and for the C alike; stderr goes to a `memfd_create(2)` file,
+/// still there to read when the server says why it failed.
 pub fn start(
     binary: &Path,
-    transport: &Transport,
+    argument: &OsString,
     flags: &[&str],
     placement: &Placement,
 ) -> Result<BenchServer, String> {
-    let argument: OsString = match transport {
-        Transport::Unix(path) => path.clone().into_os_string(),
-        _ => "0".into(),
-    };
     let null = File::options()
         .write(true)
         .open("/dev/null")
@@ -397,80 +394,51 @@ pub fn start(
     let cpuset = machine::cpuset_for_child(&placement.server);
     let mut command = Command::new(binary);
     command.arg(argument).args(flags).stdin(Stdio::null());
-    // SAFETY: the closure runs in the child between fork() and exec(),
-    // where only async-signal-safe calls are allowed: dup2() and
-    // sched_setaffinity() are plain system calls, and the CPU set was
-    // built before the fork. std has already wired up the child's stdout
-    // and stderr (to the supervisor's pipes) when this runs, so dup2()
-    // replaces them; the copies dup2() makes do not have close-on-exec.
-    // The closure owns `null` and `child_log`: they stay open until
-    // `command` is dropped.
-    unsafe {
-        command.pre_exec(move || {
-            nix::unistd::dup2_stdout(&null)?;
-            nix::unistd::dup2_stderr(&child_log)?;
-            if let Some(set) = &cpuset {
-                machine::pin_process_before_exec(set);
-            }
-            Ok(())
-        });
+    if let Some(set) = cpuset {
+        // SAFETY: the closure runs in the child between fork() and exec(),
+        // where only async-signal-safe calls are allowed:
+        // sched_setaffinity() is a plain system call, and the CPU set was
+        // built before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                machine::pin_process_before_exec(&set);
+                Ok(())
+            });
+        }
     }
-    let process = Supervised::start(&mut command)
+    let output = Output::Files {
+        stdout: null,
+        stderr: child_log,
+    };
+    let start = Start {
+        output: Some(output),
+        ..Start::default()
+    };
+    let process = Supervised::start_with(&mut command, start)
         .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
     Ok(BenchServer { process, log })
 }
 
-/// Waits until the kernel's tables show the server's socket bound, with
-/// no probe connection (that would make a fork server fork). TCP
-/// listeners are looked up through sock_diag, filtered by state in the
-/// kernel, so the tens of thousands of TIME_WAIT sockets a bench run
-/// leaves behind do not slow the wait down.
+/// Waits until the kernel's tables show the server's socket bound (the
+/// harness's one readiness wait), with no probe connection (that would
+/// make a fork server fork).
 fn wait_until_bound(
     server: &BenchServer,
-    transport: &Transport,
+    transport: Transport,
     binary: &Path,
 ) -> Result<Address, String> {
-    let deadline = Instant::now() + lesson_testing::WAIT;
-    loop {
-        if let Some(address) = bound_address(server.process.pid(), transport) {
-            return Ok(address);
-        }
-        if server.process.has_exited() {
-            return Err(format!(
+    let wait = lesson_testing::WAIT;
+    let pid = server.process.pid();
+    wait_until_ready(pid, transport, wait, || server.process.has_exited()).map_err(
+        |why| match why {
+            NotReady::Exited => format!(
                 "{} exited before it was ready; stderr: {:?}",
                 binary.display(),
                 server.stderr()
-            ));
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "{} was not ready within {:?}",
-                binary.display(),
-                lesson_testing::WAIT
-            ));
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// Reaps every child of xtask: a stopped server's children, which were
-/// re-parented to xtask when it died. Their CPU time is added to xtask's
-/// `RUSAGE_CHILDREN` only once they are reaped.
-pub fn reap_orphans() {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => {
-                if Instant::now() > deadline {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(1));
-            }
-            Ok(_) | Err(Errno::EINTR) => {}
-            // ECHILD: none left.
-            Err(_) => return,
-        }
-    }
+            ),
+            NotReady::TimedOut => format!("{} was not ready within {wait:?}", binary.display()),
+        },
+    )
 }
 
 /// The binaries a run uses: ours from the release build, or another
@@ -491,7 +459,7 @@ impl Implementation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::machine::Pin;
+    use crate::machine::Pin;
 
     /// A server that dies before it is ready is reported with what it
     /// wrote on stderr, which goes to the in-memory file, not a pipe.
@@ -503,8 +471,8 @@ mod tests {
         // it forks while the script is still open for writing.)
         let cat = Path::new("/bin/cat");
         let placement = Placement::choose(Pin::Off);
-        let server = start(cat, &Transport::Tcp, &[], &placement).expect("starting cat");
-        let error = wait_until_bound(&server, &Transport::Tcp, cat).expect_err("cat never listens");
+        let server = start(cat, &"0".into(), &[], &placement).expect("starting cat");
+        let error = wait_until_bound(&server, Transport::Tcp, cat).expect_err("cat never listens");
         assert!(error.contains("exited before it was ready"), "{error}");
         assert!(error.contains("cat: ") && error.contains('0'), "{error}");
         assert!(server.process.stderr().bytes().is_empty());

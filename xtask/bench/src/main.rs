@@ -1,4 +1,5 @@
-//! `cargo xtask bench`: measures what the tutorial only asserts. Forking
+//! `cargo xtask bench` (this crate's `bench` binary, built in release mode
+//! by xtask): measures what the tutorial only asserts. Forking
 //! per connection is slow; a stream socket costs more than a datagram; one
 //! process with `select()` serves many clients. Each claim becomes a
 //! scenario with a number, next to the machine's own limit for the same
@@ -21,8 +22,10 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::lessons::{self, LESSONS};
-use crate::{procs, term, usage_error};
+use argh::FromArgs;
+use lesson_testing::supervisor;
+use xtask::lessons::{self, LESSONS};
+use xtask::term;
 
 use limits::Limit;
 use loadgen::Budget;
@@ -30,68 +33,49 @@ use machine::{Pin, Placement};
 use report::{LimitResult, Report, Runs, ScenarioResult};
 use scenarios::{Implementation, Scenario};
 
-crate::help_text! {
-    /// Measure the servers: throughput, latency, CPU and memory per design.
-    ///
-    /// usage: cargo xtask bench [--quick] [--json FILE] [--svg FILE] [--against DIR]
-    ///                          [--pin one|split|off] [--only TEXT]
-    ///
-    /// Builds lessons 02 to 06 in release mode (release numbers are the
-    /// ones that count), and xtask too, since its load generator shares
-    /// the CPU with the servers; then, in one run:
-    ///
-    /// - measures the machine's limits: a bare loopback TCP and Unix-domain
-    ///   exchange (connect, one request, close), a bare UDP round trip, a
-    ///   bare line server, and a bare fork() + _exit() + waitpid() loop;
-    /// - runs each scenario: connections per second and latency of the
-    ///   fork server (02), the reaping server (03) and the select server
-    ///   (06) at 1 and 8 clients; UDP round trips (04) at 1 and 4 clients;
-    ///   Unix-domain connections (05) at 1 and 8 clients, and at 1 client
-    ///   with `--show-peer` (ours only: the price of naming each client);
-    ///   lines per second,
-    ///   latency and memory of the select server at 10, 100 and 1000
-    ///   clients, 16 lines in flight each.
-    ///
-    /// Each scenario runs 6 rounds (2 with --quick), each with a fresh
-    /// server; every reply is checked byte for byte. The table shows the
-    /// median with its spread (half the range), the server's CPU time per
-    /// operation (its forked children included), p50 and p99 latency, the
-    /// server's peak RSS, errors, and the throughput as a fraction of its
-    /// limit.
-    /// Lesson 02 never reaps its children, so its runs stop after 3000
-    /// connections each (every zombie holds a process ID).
-    ///
-    /// options:
-    ///   --quick        fewer and shorter rounds: under a minute
-    ///   --against DIR  also run DIR's binaries (DIR/fork-server, ...), such
-    ///                  as the tutorial's C built with gcc -O2, in turns
-    ///                  (ours, theirs, theirs, ours, ...); prints the ratio
-    ///                  of each pair of rounds and checks the targets
-    ///   --pin P        where the servers and the load generator run:
-    ///                  `one` (default) both on one CPU, the steadiest on a
-    ///                  small machine; `split` on two different CPUs; `off`
-    ///                  wherever the scheduler puts them
-    ///   --json FILE    write every number, round by round, as JSON
-    ///   --svg FILE     draw the chart (the book's is docs/src/bench.svg)
-    ///   --only TEXT    run only the scenarios whose id contains TEXT
-    ///                  (02-fork-1, 04-udp-4, 06-lines-1000, ...); may be
-    ///                  given more than once
-    ///
-    /// The machine's load average is printed before and after: numbers
-    /// measured while other work runs are noisy.
-    pub const HELP;
+/// Measure the servers: throughput, latency, CPU and memory per design.
+#[derive(FromArgs, Debug)]
+#[argh(
+    note = "Builds lessons 02 to 06 in release mode (release numbers are the ones that \
+count); then, in one run: measures bare in-process references (a bare loopback TCP and \
+Unix-domain exchange, a bare UDP round trip, a bare line server, and a bare fork() + _exit() \
++ waitpid() loop); and runs each scenario: connections per second and latency of the fork \
+server (02), the reaping server (03) and the select server (06) at 1 and 8 clients; UDP round \
+trips (04) at 1 and 4 clients; Unix-domain connections (05) at 1 and 8 clients, and at 1 \
+client with `--show-peer` (ours only); lines per second, latency and memory of the select \
+server at 10, 100 and 1000 clients, 16 lines in flight each. Each scenario runs 6 rounds (2 \
+with --quick), each with a fresh server; every reply is checked byte for byte. Lesson 02 \
+never reaps its children, so its runs stop after 3000 connections each. The machine's load \
+average is printed before and after: numbers measured while other work runs are noisy."
+)]
+struct Options {
+    /// fewer and shorter rounds: under a minute
+    #[argh(switch)]
+    quick: bool,
+    /// also run DIR's binaries (DIR/fork-server, ...), such as the
+    /// tutorial's C, in turns (ours, theirs, theirs, ours, ...); prints the
+    /// ratio of each pair of rounds and checks the targets
+    #[argh(option, arg_name = "DIR")]
+    against: Option<PathBuf>,
+    /// where the servers and the load generator run: `one` (default) both
+    /// on one CPU, the steadiest on a small machine; `split` on two
+    /// different CPUs; `off` wherever the scheduler puts them
+    #[argh(option, default = "Pin::One", from_str_fn(pin), arg_name = "P")]
+    pin: Pin,
+    /// write every number, round by round, as JSON
+    #[argh(option, arg_name = "FILE")]
+    json: Option<PathBuf>,
+    /// draw the chart (the book's is docs/src/bench.svg)
+    #[argh(option, arg_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// run only the scenarios whose id contains TEXT (02-fork-1, 04-udp-4,
+    /// 06-lines-1000, ...); may be given more than once
+    #[argh(option, arg_name = "TEXT")]
+    only: Vec<String>,
 }
 
-/// What the command line asked for.
-struct Options {
-    quick: bool,
-    json: Option<PathBuf>,
-    svg: Option<PathBuf>,
-    against: Option<PathBuf>,
-    pin: Pin,
-    /// `--only`, any number of times: a scenario runs if its id contains
-    /// any of them.
-    only: Vec<String>,
+fn pin(value: &str) -> Result<Pin, String> {
+    Pin::parse(value).ok_or_else(|| format!("--pin {value}: expected one, split or off"))
 }
 
 /// Rounds, warm-up and window for a full and a quick run.
@@ -127,25 +111,36 @@ impl Plan {
     }
 }
 
-/// `cargo xtask bench ...`
-pub fn run(args: &[String]) -> ExitCode {
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some((first, rest)) = args.split_first() {
         if first == limits::FORK_LOOP_OPTION {
             return limits::fork_loop(rest);
         }
     }
-    let options = match parse(args) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            crate::print_help(HELP);
+    let words: Vec<&str> = args
+        .iter()
+        .map(|a| if a == "-h" { "--help" } else { a.as_str() })
+        .collect();
+    let options = match Options::from_args(&["cargo xtask bench"], &words) {
+        Ok(options) => options,
+        Err(early) if early.status.is_ok() => {
+            print!("{}", early.output);
             return ExitCode::SUCCESS;
         }
-        Err(message) => return usage_error(&message, HELP),
+        Err(early) => return usage_error(early.output.trim_end()),
     };
-    if cfg!(debug_assertions) && std::env::var_os(IN_RELEASE).is_none() {
-        // Returns only if the optimized xtask could not be built or run.
-        run_optimized(args);
-    }
+    run(options)
+}
+
+/// One line on stderr, and where to read more.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    eprintln!("(`cargo xtask bench --help` shows its options)");
+    ExitCode::from(2)
+}
+
+fn run(options: Options) -> ExitCode {
     let scenarios: Vec<Scenario> = scenarios::all()
         .into_iter()
         .filter(|s| {
@@ -153,7 +148,7 @@ pub fn run(args: &[String]) -> ExitCode {
         })
         .collect();
     if scenarios.is_empty() {
-        return usage_error("--only matches no scenario", HELP);
+        return usage_error("--only matches no scenario");
     }
     let against = match &options.against {
         Some(dir) => match dir.canonicalize() {
@@ -161,12 +156,12 @@ pub fn run(args: &[String]) -> ExitCode {
                 name: implementation_name(&dir),
                 dir,
             }),
-            Err(e) => return usage_error(&format!("--against {}: {e}", dir.display()), HELP),
+            Err(e) => return usage_error(&format!("--against {}: {e}", dir.display())),
         },
         None => None,
     };
     term::catch_interrupts();
-    if let Err(e) = procs::become_subreaper() {
+    if let Err(e) = supervisor::become_subreaper() {
         // Without it, lesson 02's zombies are re-parented to init when its
         // server stops, and their CPU time is lost to the count.
         eprintln!("warning: {e}");
@@ -242,7 +237,7 @@ pub fn run(args: &[String]) -> ExitCode {
             measure_limits(&mut limits, &plan, &placement);
         }
     }
-    procs::kill_orphans();
+    supervisor::kill_orphans();
 
     let report = Report {
         machine: machine_text,
@@ -323,39 +318,6 @@ pub fn run(args: &[String]) -> ExitCode {
     status
 }
 
-/// Set in the optimized xtask that [`run_optimized`] starts, so that it
-/// does not try again.
-const IN_RELEASE: &str = "XTASK_BENCH_OPTIMIZED";
-
-/// The load generator is part of what is measured: on one CPU its every
-/// microsecond is taken from the server, so it runs optimized, like the
-/// servers. `cargo xtask` builds xtask for debugging; this builds it in
-/// release mode too (the first time takes a few minutes) and becomes that
-/// program, with the same arguments. On failure it says so and returns:
-/// the bench then runs as it is, slower.
-fn run_optimized(args: &[String]) {
-    use std::os::unix::process::CommandExt;
-    println!("building xtask (release): the load generator runs optimized");
-    let built = Command::new(lessons::cargo())
-        .args(["build", "--quiet", "--release", "-p", "xtask"])
-        .current_dir(lessons::workspace_root())
-        .stdin(Stdio::null())
-        .status();
-    match built {
-        Ok(status) if status.success() => {
-            let error = Command::new(release_dir().join("xtask"))
-                .arg("bench")
-                .args(args)
-                .env(IN_RELEASE, "1")
-                .exec();
-            eprintln!("warning: cannot run the optimized xtask ({error}); running unoptimized");
-        }
-        Ok(_) | Err(_) => {
-            eprintln!("warning: xtask did not build in release mode; running unoptimized");
-        }
-    }
-}
-
 /// What the report calls the other implementation: its directory's name,
 /// or its parent's when the directory is a plain `bin`.
 fn implementation_name(dir: &std::path::Path) -> String {
@@ -367,54 +329,20 @@ fn implementation_name(dir: &std::path::Path) -> String {
     }
 }
 
-fn parse(args: &[String]) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        quick: false,
-        json: None,
-        svg: None,
-        against: None,
-        pin: Pin::One,
-        only: Vec::new(),
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |what: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{arg} needs {what}"))
-        };
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--quick" => options.quick = true,
-            "--json" => options.json = Some(value("a file name")?.into()),
-            "--svg" => options.svg = Some(value("a file name")?.into()),
-            "--against" => options.against = Some(value("a directory")?.into()),
-            "--only" => options.only.push(value("part of a scenario id")?),
-            "--pin" => {
-                let given = value("one, split or off")?;
-                options.pin = Pin::parse(&given)
-                    .ok_or_else(|| format!("--pin {given}: expected one, split or off"))?;
-            }
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(Some(options))
-}
-
 /// Builds the lessons that own `servers`, in release mode, one package at
 /// a time (a lesson that does not build costs only its own scenarios);
 /// returns the directory the binaries are in.
 fn build(servers: &[&str]) -> Result<PathBuf, String> {
-    let mut packages: Vec<&str> = LESSONS
+    let mut packages: Vec<String> = LESSONS
         .iter()
         .filter(|l| servers.contains(&l.server))
-        .map(|l| l.package)
+        .map(|l| l.package())
         .collect();
     packages.dedup();
     for package in packages {
         println!("building {package} (release)");
         let status = Command::new(lessons::cargo())
-            .args(["build", "--quiet", "--release", "-p", package])
+            .args(["build", "--quiet", "--release", "-p", &package])
             .current_dir(lessons::workspace_root())
             .stdin(Stdio::null())
             .status()
@@ -426,17 +354,9 @@ fn build(servers: &[&str]) -> Result<PathBuf, String> {
     Ok(release_dir())
 }
 
-/// Where cargo puts release builds: `$CARGO_TARGET_DIR/release` (relative
-/// to the current directory, as cargo reads it) or
-/// `<workspace>/target/release`.
+/// Where cargo puts release builds.
 fn release_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => std::env::current_dir()
-            .unwrap_or_default()
-            .join(dir)
-            .join("release"),
-        None => lessons::workspace_root().join("target").join("release"),
-    }
+    lessons::target_dir().join("release")
 }
 
 /// The limits the chosen scenarios are compared with, plus the fork

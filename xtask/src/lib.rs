@@ -1,0 +1,43 @@
+//! The machinery of `cargo xtask`, as a library: the `xtask` binary
+//! (src/main.rs) reads the command line and calls one of the subcommands
+//! below, and the bench (xtask/bench, a crate of its own) shares the
+//! registry and the terminal handling.
+//!
+//! Subcommands: [`check`] (grade an implementation), [`demo`] (a lesson at
+//! work, for class), [`exercises`] (prove the book's exercises), [`stress`]
+//! (prove the checks stable), [`bench`] (build and run the bench).
+//!
+//! What they share: [`lessons`] (the one lesson registry), [`runner`] (the
+//! one test runner), [`libtest`] (reading a test binary's events),
+//! [`checks_source`] (the one reader of the checks' source), [`verdicts`]
+//! (JUnit and JSON), [`term`] (colours, Ctrl-C), [`flags`] (the command
+//! line). Processes, `/proc` and readiness are the harness's
+//! (`lesson_testing`), shared with the tests. `tidy` holds the house
+//! rules, checked by `cargo test -p xtask`.
+
+pub mod bench;
+pub mod check;
+pub mod checks_source;
+pub mod demo;
+pub mod exercises;
+pub mod flags;
+pub mod lessons;
+pub mod libtest;
+pub mod runner;
+pub mod stress;
+pub mod term;
+#[cfg(test)]
+mod tidy;
+pub mod verdicts;
+
+/// Exit status for a usage error (unknown lesson, bad option value), as
+/// the lessons' own binaries use it.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Prints `error: MESSAGE` and where to read more, on stderr; returns the
+/// usage exit status.
+pub fn usage_error(message: &str, subcommand: &str) -> std::process::ExitCode {
+    eprintln!("error: {message}");
+    eprintln!("(`cargo xtask {subcommand} --help` shows its options)");
+    std::process::ExitCode::from(EXIT_USAGE)
+}
