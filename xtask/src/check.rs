@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use lesson_testing::supervisor::Limits;
+
 use crate::checks_source;
 use crate::flags;
 use crate::lessons::{self, Lesson};
@@ -40,6 +42,10 @@ pub fn run(flags: flags::Check) -> ExitCode {
         Some(dir) => Some(absolute(dir)),
         None => None,
     };
+    let limits = match limits(&flags) {
+        Ok(limits) => limits,
+        Err(e) => return usage_error(&e, "check"),
+    };
     let time = match flags.timeout {
         Some(0) => return usage_error("--timeout: give a number of seconds above 0", "check"),
         Some(secs) => Duration::from_secs(secs),
@@ -51,10 +57,13 @@ pub fn run(flags: flags::Check) -> ExitCode {
     }
     let style = Style::for_stdout();
     let started = Instant::now();
-    let options = Options {
-        env: overrides(&chosen, implementation.as_deref(), flags.no_readiness_line),
-        time,
-    };
+    let mut env = overrides(&chosen, implementation.as_deref(), flags.no_readiness_line);
+    env.push((Limits::VARIABLE.to_string(), limits.to_variable().into()));
+    let options = Options { env, time };
+    match runner::sandbox() {
+        Ok(()) => println!("    sandbox: namespaces of its own for each lesson's run"),
+        Err(why) => println!("note: no sandbox ({why}): the checks run as plain processes"),
+    }
 
     println!(
         "{}",
@@ -113,6 +122,27 @@ pub fn run(flags: flags::Check) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The limits for programs under test: the harness's defaults, with what
+/// the flags change.
+fn limits(flags: &flags::Check) -> Result<Limits, String> {
+    const MIB: u64 = 1 << 20;
+    let mut limits = Limits::DEFAULT;
+    let given = [
+        ("--memory", flags.memory, &mut limits.memory, MIB),
+        ("--processes", flags.processes, &mut limits.processes, 1),
+        ("--cpu", flags.cpu, &mut limits.cpu_seconds, 1),
+        ("--file-size", flags.file_size, &mut limits.file_size, MIB),
+    ];
+    for (flag, value, slot, unit) in given {
+        match value {
+            Some(0) => return Err(format!("{flag}: a limit of 0 leaves nothing to run")),
+            Some(value) => *slot = value.saturating_mul(unit),
+            None => {}
+        }
+    }
+    Ok(limits)
 }
 
 /// Prints a verdict line, coloured on a terminal.

@@ -34,7 +34,10 @@ pub enum Subcommand {
 four checks at a time. Each check prints `PASS  NN name` or `FAIL  NN name` (`SKIP` for an \
 ignored one); after them, each failure says which rule of the contract broke, which section \
 of the book explains it, and what the check expected and saw. The last line is \
-`N passed, N failed`.",
+`N passed, N failed`. The checks run in a sandbox where one can be had (namespaces of their \
+own: PID, network with loopback only, mount with a private /tmp, user), and every program \
+under test runs under limits it cannot lift; a program stopped by one is named with the \
+limit.",
     error_code(1, "something failed (the build included)"),
     error_code(2, "a usage error"),
     example = "cargo xtask check 01 02\ncargo xtask check --impl ../c-version/bin --no-readiness-line --junit checks.xml"
@@ -62,6 +65,19 @@ pub struct Check {
     /// also write the verdicts as JSON
     #[argh(option, arg_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// memory each program under test may use, in MiB (default 1024)
+    #[argh(option, arg_name = "MIB")]
+    pub memory: Option<u64>,
+    /// processes and threads the programs under test may have at once
+    /// (default 1024)
+    #[argh(option, arg_name = "N")]
+    pub processes: Option<u64>,
+    /// CPU time each program under test may use, in seconds (default 10)
+    #[argh(option, arg_name = "SECS")]
+    pub cpu: Option<u64>,
+    /// the largest file a program under test may write, in MiB (default 64)
+    #[argh(option, arg_name = "MIB")]
+    pub file_size: Option<u64>,
 }
 
 /// Show a lesson at work, for class: both sides' output, narrated.

@@ -8,7 +8,8 @@
 //! (prove the checks stable), [`bench`] (build and run the bench).
 //!
 //! What they share: [`lessons`] (the one lesson registry), [`runner`] (the
-//! one test runner), [`libtest`] (reading a test binary's events),
+//! one test runner), [`sandbox`] (the namespaces a lesson's checks run
+//! in), [`libtest`] (reading a test binary's events),
 //! [`checks_source`] (the one reader of the checks' source), [`verdicts`]
 //! (JUnit and JSON), [`term`] (colours, Ctrl-C), [`flags`] (the command
 //! line). Processes, `/proc` and readiness are the harness's
@@ -24,6 +25,7 @@ pub mod flags;
 pub mod lessons;
 pub mod libtest;
 pub mod runner;
+pub mod sandbox;
 pub mod stress;
 pub mod term;
 #[cfg(test)]

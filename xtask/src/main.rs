@@ -15,8 +15,14 @@ use xtask::flags::{Subcommand, Xtask};
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    // The sandbox's entry, before anything else: it forks, so no thread
+    // may have started.
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if raw.first().is_some_and(|a| a == xtask::sandbox::ENTRY) {
+        return xtask::sandbox::main(&raw[1..]);
+    }
     let mut args = Vec::new();
-    for arg in std::env::args_os().skip(1) {
+    for arg in raw {
         match arg.into_string() {
             // `-h` as everywhere else in the course (argh knows `--help`).
             Ok(arg) if arg == "-h" => args.push("--help".to_string()),

@@ -8,9 +8,12 @@
 //! - the same reader: libtest's JSON events ([`crate::libtest`]);
 //! - the same threads ([`TEST_THREADS`]) and the same bound per lesson
 //!   ([`LESSON_TIME`], unless the grader asks for another);
-//! - the same supervision: the run and everything it starts lives in a
-//!   process group of its own and is killed at the end, orphans included
-//!   (the harness's one supervisor);
+//! - the same confinement: the run and everything it starts lives in the
+//!   sandbox where one can be had ([`crate::sandbox`]: namespaces of its
+//!   own), under the harness's one supervisor, in a process group of its
+//!   own, killed at the end, orphans included; and each program under
+//!   test runs under the harness's limits (memory, processes, CPU time,
+//!   file size, no core files);
 //! - the same verdicts: every check gets one, also when the run hung, was
 //!   cut off or crashed ([`Run::checks`]).
 
@@ -219,7 +222,8 @@ pub fn error_code(line: &str) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Variables for the check binary: which implementation to grade
-    /// (`LESSON_BIN_TCP_SERVER=...`), whether it prints readiness lines.
+    /// (`LESSON_BIN_TCP_SERVER=...`), whether it prints readiness lines,
+    /// the limits of programs under test (`LESSON_LIMITS`).
     pub env: Vec<(String, OsString)>,
     /// The lesson's time limit.
     pub time: Duration,
@@ -232,6 +236,13 @@ impl Default for Options {
             time: LESSON_TIME,
         }
     }
+}
+
+/// Whether the checks run in the sandbox: probed once per run of xtask.
+/// `Err` says, in one line, why they run as plain processes instead.
+pub fn sandbox() -> &'static Result<(), String> {
+    static PROBED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    PROBED.get_or_init(crate::sandbox::probe)
 }
 
 /// What one run of a lesson's checks produced.
@@ -273,6 +284,9 @@ pub fn run(
         if name.starts_with("LESSON_") && !options.env.iter().any(|(k, _)| *k == name) {
             command.env_remove(&variable);
         }
+    }
+    if sandbox().is_ok() {
+        command = crate::sandbox::command(&command).map_err(std::io::Error::other)?;
     }
     let mut libtest = Libtest::default();
     let mut stderr = Tail::default();
@@ -360,10 +374,16 @@ impl Run {
                 checks.push(Check::failed(&id, "(interrupted)", None, None));
                 return checks;
             }
-            Ended::Exited(_) => (
-                "the test run crashed".to_string(),
-                "the test run crashed before it started".to_string(),
-            ),
+            Ended::Exited(_) => match self.killed_by() {
+                Some(signal) => (
+                    format!("the test run was killed by {signal}, sent by a program under test"),
+                    format!("not run: the test run was killed by {signal} first"),
+                ),
+                None => (
+                    "the test run crashed".to_string(),
+                    "the test run crashed before it started".to_string(),
+                ),
+            },
             Ended::TimedOut => (
                 format!("timed out: still running after the lesson's {secs}"),
                 format!("not run: the lesson's {secs} ran out first"),
@@ -413,6 +433,16 @@ impl Run {
         checks
     }
 
+    /// The signal that killed the check binary, as the sandbox reported
+    /// it. Nothing outside the sandbox can signal it but xtask, which
+    /// would say so: it was a program under test.
+    fn killed_by(&self) -> Option<String> {
+        self.stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(crate::sandbox::KILLED))
+            .map(str::to_string)
+    }
+
     fn time_limit_text(&self) -> String {
         format!("{} s", self.limit.as_secs())
     }
@@ -435,6 +465,10 @@ impl Tail {
 
     pub fn text(&self) -> String {
         self.0.join("\n")
+    }
+
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
     }
 }
 

@@ -230,12 +230,8 @@ pub fn start_with_blocked(
 /// action, which [`assert_sigint_restored`] checks, is not enough for this.
 pub fn assert_stop_signals_unblocked(bin: &Path, args: &[&str], transport: Transport) {
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
-        let mut server = start_with_blocked(
-            bin,
-            args,
-            &[Signal::SIGINT, Signal::SIGTERM],
-            transport,
-        );
+        let mut server =
+            start_with_blocked(bin, args, &[Signal::SIGINT, Signal::SIGTERM], transport);
         server.signal(signal);
         assert!(
             server.wait_for_exit(STOP_LIMIT).is_some(),

@@ -13,7 +13,7 @@ use nix::sys::signal::Signal;
 
 use crate::procfs::{self, Process};
 use crate::stream::Stream;
-use crate::supervisor::Supervised;
+use crate::supervisor::{Limits, Supervised};
 use crate::{wait_until, WAIT};
 
 /// How a lesson's server is reached, and so how its socket shows up in
@@ -128,7 +128,7 @@ impl Server {
     pub fn start_command(mut command: Command, transport: Transport) -> Server {
         let bin = PathBuf::from(command.get_program());
         command.stdin(Stdio::null());
-        let run = Supervised::start(&mut command)
+        let run = Supervised::confined(&mut command, Limits::for_programs_under_test())
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         // `run` is a guard: a panic below still kills the server.
         match wait_until_ready(run.pid(), transport, WAIT, || run.has_exited()) {
@@ -268,7 +268,7 @@ impl Interactive {
     pub fn start<S: AsRef<OsStr>>(bin: &Path, args: &[S]) -> Interactive {
         let mut command = Command::new(bin);
         command.args(args).stdin(Stdio::piped());
-        let mut run = Supervised::start(&mut command)
+        let mut run = Supervised::confined(&mut command, Limits::for_programs_under_test())
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let stdin = run.take_stdin();
         Interactive { run, stdin }
