@@ -12,11 +12,11 @@ use std::net::Shutdown;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lesson_testing::run::predicate;
 use lesson_testing::stream::{exchange, read_line, PROMPT};
 use lesson_testing::tcp::fake_server;
 use lesson_testing::{binary, client, rules, Interactive, Server, Transport, WAIT};
 use nix::sys::signal::Signal;
-use predicates::prelude::*;
 
 /// The server's 18-byte reply, as text (the client prints it on a line).
 const REPLY: &str = "I got your message";
@@ -30,7 +30,7 @@ fn client_bin() -> PathBuf {
 }
 
 /// The client under test, bounded by `WAIT`, pointed at loopback `port`.
-fn client_to(port: u16) -> assert_cmd::Command {
+fn client_to(port: u16) -> lesson_testing::run::Command {
     let mut command = client(&client_bin());
     command.args(["127.0.0.1", &port.to_string()]);
     command

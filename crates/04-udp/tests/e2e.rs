@@ -13,11 +13,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use lesson_testing::run::predicate;
 use lesson_testing::stream::PROMPT;
 use lesson_testing::udp::{self, FakeServer};
 use lesson_testing::{binary, client, rules, Interactive, Server, Transport};
 use nix::sys::signal::Signal;
-use predicates::prelude::*;
 
 /// The server's answer on the wire: the tutorial's 17 bytes.
 const REPLY: &[u8] = b"Got your message\n";
@@ -39,7 +39,7 @@ fn start_server() -> Server {
 
 /// The client under test, bounded by `WAIT`, pointed at loopback `port`,
 /// with `options` (`--timeout`, `--retries`) after the positionals.
-fn client_to(port: u16, options: &[&str]) -> assert_cmd::Command {
+fn client_to(port: u16, options: &[&str]) -> lesson_testing::run::Command {
     let mut command = client(&client_bin());
     command.args(["127.0.0.1", &port.to_string()]).args(options);
     command

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use lesson_testing::procfs::socket_inodes;
 use lesson_testing::rules::STOP_LIMIT;
+use lesson_testing::run::predicate;
 use lesson_testing::stream::{exchange, read_line, PROMPT, REPLY};
 use lesson_testing::supervisor::Supervised;
 use lesson_testing::unix::{self, SocketDir, MAX_PATH_LEN};
@@ -26,7 +27,6 @@ use lesson_testing::WAIT;
 use lesson_testing::{binary, client, override_variable, rules, wait_until, Server, Transport};
 use nix::sys::signal::Signal;
 use nix::unistd::geteuid;
-use predicates::prelude::*;
 
 fn server_bin() -> PathBuf {
     binary("unix-server", env!("CARGO_BIN_EXE_unix-server"))
@@ -42,7 +42,7 @@ fn printed_reply() -> String {
 }
 
 /// The client under test, bounded by `WAIT`, pointed at `path`.
-fn client_to(path: &Path) -> assert_cmd::Command {
+fn client_to(path: &Path) -> lesson_testing::run::Command {
     let mut command = client(&client_bin());
     command.arg(path);
     command

@@ -42,7 +42,9 @@ use std::time::{Duration, Instant};
 
 pub mod forking;
 pub mod procfs;
+pub mod report;
 pub mod rules;
+pub mod run;
 pub mod server;
 pub mod stream;
 pub mod supervisor;
@@ -57,8 +59,11 @@ pub use server::{Address, Interactive, Server, Transport};
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// The binary to test: `$LESSON_BIN_<NAME>` when set, else `built` (pass
-/// `env!("CARGO_BIN_EXE_<name>")`, the workspace's own build).
+/// `env!("CARGO_BIN_EXE_<name>")`, the workspace's own build). Every check
+/// asks for one first, so this is where the checks' failure report is put
+/// in place ([`report::install`]).
 pub fn binary(name: &str, built: &str) -> PathBuf {
+    report::install();
     match std::env::var_os(override_variable(name)) {
         Some(path) if !path.is_empty() => PathBuf::from(path),
         _ => PathBuf::from(built),
@@ -78,12 +83,10 @@ pub fn expects_readiness_line() -> bool {
     std::env::var_os("LESSON_NO_READINESS_LINE").is_none_or(|v| v.is_empty() || v == "0")
 }
 
-/// A client command with stdin closed, bounded by [`WAIT`] (assert_cmd
-/// kills it if it runs longer).
-pub fn client(bin: &Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(bin);
-    cmd.timeout(WAIT);
-    cmd
+/// A program under test to run to its end (a client, or a server that
+/// should exit at once), stdin closed, bounded by [`WAIT`]: see [`run`].
+pub fn client(bin: &Path) -> run::Command {
+    run::Command::new(bin)
 }
 
 /// Polls `condition` every few milliseconds until it holds (true) or

@@ -60,6 +60,18 @@ pub fn children_of(parent: i32) -> Vec<Process> {
     children
 }
 
+/// How a process that has ended but is not reaped yet (a zombie) ended:
+/// its wait status, which `/proc/PID/stat` keeps until it is reaped. Reads
+/// it without reaping, so the process's parent still can.
+pub fn exit_status(pid: i32) -> Option<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    (stat.state == 'Z')
+        .then_some(stat.exit_code)
+        .flatten()
+        .map(std::process::ExitStatus::from_raw)
+}
+
 /// How many descriptors `pid` has open (the entries of `/proc/PID/fd`).
 pub fn open_descriptors(pid: i32) -> usize {
     procfs::process::Process::new(pid)

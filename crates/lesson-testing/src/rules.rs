@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::{sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-use predicates::prelude::*;
 
+use crate::run::predicate;
 use crate::{client, expects_readiness_line, tcp, udp, Server, Transport};
 
 /// Ports the contract rejects: not decimal, out of range, signed, empty.
@@ -159,7 +159,7 @@ fn assert_bind_fails_on(bin: &Path, port: u16, after: &[&str]) {
         .args([&[port.as_str()], after].concat())
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    let stderr = run.stderr_text();
     assert!(stderr.contains("ERROR on binding"), "{stderr}");
     assert!(stderr.contains("Address already in use"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one error line: {stderr}");
@@ -251,7 +251,7 @@ pub fn assert_unix_path_in_use_reported(bin: &Path, after: &[&str]) {
     let path = dir.join("taken.sock");
     let holder = crate::unix::live_listener(&path);
     let run = client(bin).arg(&path).args(after).assert().code(1);
-    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    let stderr = run.stderr_text();
     assert!(stderr.contains("already in use"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one error line: {stderr}");
     assert!(

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::procfs::{self, Process};
+use crate::report::{self, Tracking};
 use crate::stream::Stream;
 use crate::supervisor::{Limits, Supervised};
 use crate::{wait_until, WAIT};
@@ -112,6 +113,19 @@ pub enum NotReady {
 pub struct Server {
     run: Supervised,
     address: Address,
+    /// In the check's failure report while it lives.
+    _tracking: Tracking,
+}
+
+/// A command as a student would type it: `tcp-server 0`.
+fn shown(command: &Command) -> String {
+    let program = Path::new(command.get_program());
+    let name = program.file_name().unwrap_or(program.as_os_str());
+    std::iter::once(name)
+        .chain(command.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Server {
@@ -128,20 +142,27 @@ impl Server {
     pub fn start_command(mut command: Command, transport: Transport) -> Server {
         let bin = PathBuf::from(command.get_program());
         command.stdin(Stdio::null());
+        let shown = shown(&command);
         let run = Supervised::confined(&mut command, Limits::for_programs_under_test())
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        // `run` is a guard: a panic below still kills the server.
+            .unwrap_or_else(|e| panic!("cannot start `{shown}` ({}): {e}", bin.display()));
+        let tracking = report::track(run.tracked(shown.clone()));
+        // `run` is a guard: a panic below still kills the server, and the
+        // report shows how it ended and what it said.
         match wait_until_ready(run.pid(), transport, WAIT, || run.has_exited()) {
-            Ok(address) => Server { run, address },
-            Err(NotReady::Exited) => panic!(
-                "{} exited before it was ready; stderr: {:?}",
-                bin.display(),
-                String::from_utf8_lossy(&run.stderr().bytes())
-            ),
+            Ok(address) => Server {
+                run,
+                address,
+                _tracking: tracking,
+            },
+            Err(NotReady::Exited) => panic!("`{shown}` ended before it was ready"),
             Err(NotReady::TimedOut) => panic!(
-                "{} was not ready within {WAIT:?}; stderr: {:?}",
-                bin.display(),
-                String::from_utf8_lossy(&run.stderr().bytes())
+                "`{shown}` was not ready within {} s: its socket never showed up {} in the \
+                 kernel's tables",
+                WAIT.as_secs(),
+                match transport {
+                    Transport::Udp => "bound",
+                    _ => "listening",
+                }
             ),
         }
     }
@@ -261,6 +282,8 @@ pub struct Interactive {
     run: Supervised,
     /// Its stdin's write end, until the test closes it.
     stdin: Option<ChildStdin>,
+    /// In the check's failure report while it lives.
+    _tracking: Tracking,
 }
 
 impl Interactive {
@@ -268,10 +291,16 @@ impl Interactive {
     pub fn start<S: AsRef<OsStr>>(bin: &Path, args: &[S]) -> Interactive {
         let mut command = Command::new(bin);
         command.args(args).stdin(Stdio::piped());
+        let shown = shown(&command);
         let mut run = Supervised::confined(&mut command, Limits::for_programs_under_test())
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            .unwrap_or_else(|e| panic!("cannot start `{shown}` ({}): {e}", bin.display()));
         let stdin = run.take_stdin();
-        Interactive { run, stdin }
+        let tracking = report::track(run.tracked(shown));
+        Interactive {
+            run,
+            stdin,
+            _tracking: tracking,
+        }
     }
 
     /// Waits until stdout has shown exactly `expected` bytes so far (or

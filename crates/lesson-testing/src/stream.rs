@@ -94,8 +94,8 @@ pub fn read_line(stream: &mut impl Read) -> Vec<u8> {
                     return line;
                 }
             }
-            // A signal (assert_cmd's SIGCHLD handler, when another test's
-            // client exits) interrupted a read with a timeout: not an end.
+            // A signal interrupted a read with a timeout (such a read is
+            // never restarted): not an end.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             _ => return line,
         }

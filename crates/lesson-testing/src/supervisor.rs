@@ -751,19 +751,37 @@ impl Supervised {
             self.status = self.child.wait().ok();
         }
         let status = self.status?;
-        let how = match (status.code(), status.signal()) {
-            (Some(code), _) => format!("it exited with status {code}"),
-            (None, Some(signal)) => match Signal::try_from(signal) {
-                Ok(signal) => format!("it was killed by {signal}"),
-                Err(_) => format!("it was killed by signal {signal}"),
-            },
-            (None, None) => format!("it ended ({status})"),
-        };
         let stderr = String::from_utf8_lossy(&self.stderr.bytes()).into_owned();
-        match self.limits.and_then(|l| l.explain(status, &stderr)) {
-            Some(limit) => Some(format!("{how}: it was stopped because {limit}")),
-            None => Some(how),
+        Some(describe_ending(status, &stderr, self.limits))
+    }
+
+    /// What a check's report needs to describe it, labelled `shown` (how
+    /// it was started).
+    pub fn tracked(&self, shown: String) -> crate::report::Tracked {
+        crate::report::Tracked {
+            shown,
+            pid: self.pid(),
+            stdout: Arc::clone(&self.stdout),
+            stderr: Arc::clone(&self.stderr),
+            limits: self.limits,
         }
+    }
+}
+
+/// How a program that ended with `status`, having written `stderr`, ended,
+/// in words a student reads, with the limit that stopped it if one did.
+pub fn describe_ending(status: ExitStatus, stderr: &str, limits: Option<Limits>) -> String {
+    let how = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("it exited with status {code}"),
+        (None, Some(signal)) => match Signal::try_from(signal) {
+            Ok(signal) => format!("it was killed by {signal}"),
+            Err(_) => format!("it was killed by signal {signal}"),
+        },
+        (None, None) => format!("it ended ({status})"),
+    };
+    match limits.and_then(|l| l.explain(status, stderr)) {
+        Some(limit) => format!("{how}: it was stopped because {limit}"),
+        None => how,
     }
 }
 

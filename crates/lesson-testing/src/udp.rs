@@ -48,10 +48,10 @@ pub fn receive(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
                 buffer.truncate(length);
                 return (buffer, sender);
             }
-            // assert_cmd waits for its children with a SIGCHLD handler
-            // (the wait-timeout crate's), so any test's client ending
-            // interrupts this thread's wait; and a socket with a receive
-            // timeout is not restarted after a signal, SA_RESTART or not.
+            // A signal may interrupt the wait (a check may install a
+            // handler, or a program it runs may be traced), and a socket
+            // with a receive timeout is not restarted after a signal,
+            // SA_RESTART or not: wait on, within the deadline.
             Err(e) if e.kind() == ErrorKind::Interrupted && Instant::now() < deadline => {}
             Err(e) => panic!("no datagram within the socket's timeout: {e}"),
         }
