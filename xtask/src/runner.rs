@@ -285,8 +285,12 @@ pub fn run(
             command.env_remove(&variable);
         }
     }
-    if sandbox().is_ok() {
-        command = crate::sandbox::command(&command).map_err(std::io::Error::other)?;
+    let temp = match sandbox() {
+        Ok(()) => Some(crate::sandbox::TempMount::new().map_err(std::io::Error::other)?),
+        Err(_) => None,
+    };
+    if let Some(temp) = &temp {
+        command = crate::sandbox::command(&command, temp).map_err(std::io::Error::other)?;
     }
     let mut libtest = Libtest::default();
     let mut stderr = Tail::default();

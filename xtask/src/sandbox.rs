@@ -15,10 +15,13 @@
 //! - a **network namespace** with only loopback, up: the run's ports
 //!   cannot collide with another grading run's, and nothing reaches
 //!   another host.
-//! - a **mount namespace** with its own `/tmp` and `/dev/shm` (memory file
-//!   systems of bounded size): the run's socket files and temporary
-//!   directories vanish with it. Nothing else of the file system is
-//!   isolated: a program can read and, where its user may, write files.
+//! - a **mount namespace** with a temporary directory of its own
+//!   (`$TMPDIR`, a memory file system of bounded size mounted on an empty
+//!   directory under the system's) and its own `/dev/shm`: the run's
+//!   socket files and temporary directories vanish with it. Nothing else
+//!   of the file system is isolated: a program can read and, where its
+//!   user may, write files; the programs under test, wherever they are,
+//!   stay visible.
 //! - a **user namespace** where possible: inside, the run is root of its
 //!   own namespace (so it may mount `/proc` and bring loopback up); outside
 //!   it is an unprivileged user of its own, so the process limit of its
@@ -56,14 +59,44 @@ pub const ENTRY: &str = "__sandbox";
 /// signal; the runner looks for it.
 pub const KILLED: &str = "sandbox: the checks' process was killed by ";
 
+/// A directory under the system's temporary directory that the sandbox
+/// mounts its own memory file system on, made before the run and removed
+/// after it ([`TempMount`]).
+pub struct TempMount(std::path::PathBuf);
+
+impl TempMount {
+    pub fn new() -> Result<TempMount, String> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("xtask-sandbox-{}-{number}", getpid()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+        // The run's own user must be able to use it; the memory file system
+        // mounted on it inside says so again.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777));
+        Ok(TempMount(dir))
+    }
+}
+
+impl Drop for TempMount {
+    fn drop(&mut self) {
+        // Empty outside: whatever the run wrote went into its own file
+        // system, gone with it.
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
 /// `program args...` as the runner would start it, inside the sandbox:
-/// `xtask __sandbox -- program args...`, with the same directory and
-/// environment.
-pub fn command(inner: &Command) -> Result<Command, String> {
-    let xtask = std::env::current_exe().map_err(|e| format!("cannot find xtask: {e}"))?;
-    let mut outer = Command::new(xtask);
+/// `xtask __sandbox TMPDIR -- program args...`, with the same directory and
+/// environment; the run's temporary files go to `temp`.
+pub fn command(inner: &Command, temp: &TempMount) -> Result<Command, String> {
+    // Not xtask's path: a build running meanwhile (the checks' own build,
+    // say) may replace the file. The running program's own image stays
+    // reachable through /proc/self/exe, in the child that execs it too.
+    let mut outer = Command::new("/proc/self/exe");
     outer
         .arg(ENTRY)
+        .arg(&temp.0)
         .arg("--")
         .arg(inner.get_program())
         .args(inner.get_args());
@@ -76,8 +109,8 @@ pub fn command(inner: &Command) -> Result<Command, String> {
             None => outer.env_remove(name),
         };
     }
-    // Inside, temporary files go to the sandbox's own /tmp.
-    outer.env("TMPDIR", "/tmp");
+    // Inside, temporary files go to the sandbox's own file system.
+    outer.env("TMPDIR", &temp.0);
     Ok(outer)
 }
 
@@ -86,7 +119,8 @@ pub fn command(inner: &Command) -> Result<Command, String> {
 pub fn probe() -> Result<(), String> {
     let mut inner = Command::new("true");
     inner.stdin(std::process::Stdio::null());
-    let output = command(&inner)?
+    let temp = TempMount::new()?;
+    let output = command(&inner, &temp)?
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| format!("cannot start xtask's sandbox: {e}"))?;
@@ -98,20 +132,24 @@ pub fn probe() -> Result<(), String> {
     Err(why.strip_prefix("sandbox: ").unwrap_or(why).to_string())
 }
 
-/// `xtask __sandbox -- PROGRAM ARGS...`: runs PROGRAM in the namespaces.
-/// Called before xtask starts any thread, so forking here is safe.
+/// `xtask __sandbox TMPDIR -- PROGRAM ARGS...`: runs PROGRAM in the
+/// namespaces. Called before xtask starts any thread, so forking here is
+/// safe.
 pub fn main(args: &[OsString]) -> ExitCode {
-    let program: Vec<CString> = match args.split_first() {
-        Some((dashes, program)) if dashes == "--" && !program.is_empty() => program
-            .iter()
-            .filter_map(|a| CString::new(a.as_bytes()).ok())
-            .collect(),
+    let (temp, program): (std::path::PathBuf, Vec<CString>) = match args {
+        [temp, dashes, program @ ..] if dashes == "--" && !program.is_empty() => (
+            temp.into(),
+            program
+                .iter()
+                .filter_map(|a| CString::new(a.as_bytes()).ok())
+                .collect(),
+        ),
         _ => {
-            eprintln!("sandbox: usage: xtask {ENTRY} -- PROGRAM [ARGS...]");
+            eprintln!("sandbox: usage: xtask {ENTRY} TMPDIR -- PROGRAM [ARGS...]");
             return ExitCode::from(2);
         }
     };
-    match enter(&program) {
+    match enter(&program, &temp) {
         Ok(code) => ExitCode::from(code),
         Err(why) => {
             eprintln!("sandbox: {why}");
@@ -129,7 +167,7 @@ fn outside_user() -> u32 {
 
 /// Forks the child that enters the namespaces, writes its user mapping
 /// from outside, and returns the program's exit code.
-fn enter(program: &[CString]) -> Result<u8, String> {
+fn enter(program: &[CString], temp: &std::path::Path) -> Result<u8, String> {
     let root = Uid::effective().is_root();
     let (outside_uid, outside_gid) = if root {
         let id = outside_user();
@@ -148,7 +186,7 @@ fn enter(program: &[CString]) -> Result<u8, String> {
         ForkResult::Child => {
             drop(unshared_read);
             drop(mapped_write);
-            let code = match child(program, unshared_write, mapped_read) {
+            let code = match child(program, temp, unshared_write, mapped_read) {
                 Ok(code) => code,
                 Err(why) => {
                     eprintln!("sandbox: {why}");
@@ -199,6 +237,7 @@ fn map_user(child: Pid, with_user: bool, uid: u32, gid: u32) -> Result<(), Strin
 /// namespace's init and returns its exit code.
 fn child(
     program: &[CString],
+    temp: &std::path::Path,
     unshared: std::os::fd::OwnedFd,
     mapped: std::os::fd::OwnedFd,
 ) -> Result<u8, String> {
@@ -227,7 +266,7 @@ fn child(
     // SAFETY: this process is single-threaded (a fork of a process that had
     // started no thread), so the child may do anything.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => std::process::exit(i32::from(init(program))),
+        ForkResult::Child => std::process::exit(i32::from(init(program, temp))),
         ForkResult::Parent { child } => Ok(wait_for(child)?),
     }
 }
@@ -248,8 +287,8 @@ fn wait_for(child: Pid) -> Result<u8, String> {
 /// PID 1 of the namespace: sets the namespace up, runs the program, reaps
 /// everything, and when the program ends, kills what is left. Returns the
 /// program's exit code.
-fn init(program: &[CString]) -> u8 {
-    if let Err(why) = set_up() {
+fn init(program: &[CString], temp: &std::path::Path) -> u8 {
+    if let Err(why) = set_up(temp) {
         eprintln!("sandbox: {why}");
         return 125;
     }
@@ -288,16 +327,18 @@ fn init(program: &[CString]) -> u8 {
 }
 
 /// Inside the new namespaces: mounts private from here on, a /proc of the
-/// new PID namespace, a /tmp and /dev/shm of our own, loopback up.
-fn set_up() -> Result<(), String> {
+/// new PID namespace, a temporary directory (`temp`) and /dev/shm of our
+/// own, loopback up.
+fn set_up(temp: &std::path::Path) -> Result<(), String> {
     let none: Option<&str> = None;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
         .map_err(|e| format!("making mounts private: {e}"))?;
     let hardened = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some("proc"), "/proc", Some("proc"), hardened, none)
         .map_err(|e| format!("mounting /proc: {e}"))?;
-    for (dir, size) in [("/tmp", "512m"), ("/dev/shm", "64m")] {
-        if std::path::Path::new(dir).is_dir() {
+    let shm = std::path::Path::new("/dev/shm");
+    for (dir, size) in [(temp, "512m"), (shm, "64m")] {
+        if dir.is_dir() {
             let options = format!("size={size},mode=1777");
             mount(
                 Some("tmpfs"),
@@ -306,7 +347,7 @@ fn set_up() -> Result<(), String> {
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                 Some(options.as_str()),
             )
-            .map_err(|e| format!("mounting {dir}: {e}"))?;
+            .map_err(|e| format!("mounting {}: {e}", dir.display()))?;
         }
     }
     loopback_up()

@@ -280,3 +280,14 @@ fn children_do_not_keep_the_listening_socket() {
         server.port()
     );
 }
+
+/// A child ends once its client is served, and leaves nothing behind: after
+/// three clients are done, everything the server started is a zombie (this
+/// lesson does not reap them), and nothing of its process group runs.
+///
+/// Rule: 02: the child serves one message exactly as in 01 and exits; nothing but zombies remain once the clients are done
+/// Read: "Step 6: the child"
+#[test]
+fn nothing_but_zombies_remain_once_the_clients_are_done() {
+    forking::nothing_but_zombies_remain(&start_server(), &client_bin());
+}

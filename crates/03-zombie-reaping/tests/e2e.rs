@@ -432,3 +432,15 @@ fn each_way_of_reaping_is_the_one_asked_for() {
         );
     }
 }
+
+/// A child ends once its client is served, and leaves nothing behind:
+/// after three clients are done, nothing the server started still runs.
+///
+/// Rule: 03: as 02: the child serves one message and exits, leaving nothing running
+/// Read: "The program"
+#[test]
+fn nothing_runs_once_the_clients_are_done() {
+    for reap in ["handler", "ignore"] {
+        forking::nothing_but_zombies_remain(&start_server(&["0", "--reap", reap]), &client_bin());
+    }
+}

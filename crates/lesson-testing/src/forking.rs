@@ -175,3 +175,39 @@ pub fn stdout_lines_stay_whole(server: &Server) {
     burst_answered(server, &messages);
     assert_printed_once_each(server, &messages);
 }
+
+/// Three clients, one after another, each served and done; then, within
+/// 1 s, nothing the server started is still running: its children have
+/// ended (zombies, for a server that does not reap them, or gone), and no
+/// other process of its process group runs. A child that leaves processes
+/// behind it, or lingers instead of exiting, fails this with their names.
+pub fn nothing_but_zombies_remain(server: &Server, client_bin: &Path) {
+    for message in ["first", "second", "third"] {
+        run_client(client_bin, server, message);
+    }
+    let server_pid = server.pid();
+    let running = || -> Vec<crate::procfs::Process> {
+        let mut found = crate::procfs::children_of(server_pid);
+        for member in crate::procfs::group_members(server_pid) {
+            if !found.iter().any(|p| p.pid == member.pid) {
+                found.push(member);
+            }
+        }
+        found.retain(|p| p.pid != server_pid && !p.is_zombie());
+        found
+    };
+    wait_until(Duration::from_secs(1), || running().is_empty());
+    let left = running();
+    assert!(
+        left.is_empty(),
+        "after its clients were done, {} process(es) the server started were still running, \
+         not zombies: {}. A child must end once its client is served, and leave nothing \
+         running behind it.",
+        left.len(),
+        left.iter()
+            .take(10)
+            .map(|p| format!("{} `{}` (state {})", p.pid, p.command, p.state))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}

@@ -60,6 +60,19 @@ pub fn children_of(parent: i32) -> Vec<Process> {
     children
 }
 
+/// Every process in process group `group`, by ascending PID.
+pub fn group_members(group: i32) -> Vec<Process> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    let mut members: Vec<Process> = all
+        .filter_map(|p| process(p.ok()?.pid))
+        .filter(|p| p.group == group)
+        .collect();
+    members.sort_by_key(|p| p.pid);
+    members
+}
+
 /// How a process that has ended but is not reaped yet (a zombie) ended:
 /// its wait status, which `/proc/PID/stat` keeps until it is reaped. Reads
 /// it without reaping, so the process's parent still can.

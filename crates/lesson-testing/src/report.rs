@@ -72,7 +72,9 @@ fn hook(info: &PanicHookInfo<'_>) {
             None => "the check failed".to_string(),
         },
     };
-    let mut text = message;
+    // A check may put a whole output in its message: cut, as everything a
+    // student reads is.
+    let mut text = cut_for_a_message(&message);
     // Where in the lesson's own tests, not where in this harness.
     if let Some(location) = info.location() {
         if !location.file().contains("lesson-testing") {

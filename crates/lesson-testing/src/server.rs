@@ -154,7 +154,18 @@ impl Server {
                 address,
                 _tracking: tracking,
             },
-            Err(NotReady::Exited) => panic!("`{shown}` ended before it was ready"),
+            Err(NotReady::Exited) => {
+                let exited_zero = procfs::exit_status(run.pid()).is_some_and(|s| s.success());
+                if exited_zero {
+                    panic!(
+                        "`{shown}` ended before it was ready, with status 0. A server that exits \
+                         at once with status 0 has most likely put itself in the background \
+                         (fork, setsid, exit), as daemons do; the contract's servers stay in the \
+                         foreground until they are stopped"
+                    )
+                }
+                panic!("`{shown}` ended before it was ready")
+            }
             Err(NotReady::TimedOut) => panic!(
                 "`{shown}` was not ready within {} s: its socket never showed up {} in the \
                  kernel's tables",
