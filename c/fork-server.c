@@ -118,10 +118,10 @@ int main(int argc, char *argv[])
          *    descriptor per client, and the connection would stay open
          *    until both copies were closed. It does not keep the child's
          *    ID: this lesson never waits for its children. */
-        /* ANCHOR_END: parent */
         /* ANCHOR: close */
         close(newsockfd);
         /* ANCHOR_END: close */
+        /* ANCHOR_END: parent */
     }
 }
 

@@ -74,7 +74,7 @@ static void queue(struct client *c, const char *bytes, size_t len)
         c->start = 0;
     }
     if (c->end + len > c->size) {
-        size_t size = c->size ? c->size * 2 : 4096;
+        size_t size = c->size ? c->size * 2 : 256;
         char *bigger;
         while (size < c->end + len)
             size *= 2;

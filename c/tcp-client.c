@@ -5,8 +5,8 @@
  * usage: tcp-client HOST PORT
  *
  * Lessons 02 and 03 use this very client (fork-client.c and
- * reaping-client.c include this file with another USAGE), as the
- * tutorial's forking server "runs with" its first client.
+ * reaping-client.c include this file with another USAGE): in the
+ * tutorial too, the forking server is paired with the first client.
  */
 #include "lesson.h"
 #include <netdb.h>
