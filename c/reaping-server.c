@@ -97,12 +97,14 @@ int main(int argc, char *argv[])
             error("ERROR on sigaction");
         /* ANCHOR_END: install */
     }
+    /* ANCHOR: unblock */
     /* A disposition is not the mask: a handler never runs while its
      * signal is blocked, and whoever started us may have blocked it. */
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     if (sigprocmask(SIG_UNBLOCK, &chld, NULL) < 0)
         error("ERROR on sigprocmask");
+    /* ANCHOR_END: unblock */
 
     /* From here on, fork-server.c exactly. */
     sockfd = socket(AF_INET, SOCK_STREAM, 0);

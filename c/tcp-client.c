@@ -27,11 +27,13 @@ int main(int argc, char *argv[])
 
     parse_args(argc, argv, USAGE, 2, names, arg, NULL);
     portno = parse_port(arg[1], USAGE);
+    /* ANCHOR: sigpipe */
     /* A server that has read its 255 bytes may close with the rest of our
      * line unread; writing to it then raises SIGPIPE, whose default action
      * kills us before we can print its reply. Ignored, write() fails with
      * EPIPE instead. */
     signal(SIGPIPE, SIG_IGN);
+    /* ANCHOR_END: sigpipe */
 
     /* ANCHOR: resolve */
     /* gethostbyname() in the tutorial, which knows IPv4 only and is

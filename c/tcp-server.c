@@ -27,10 +27,12 @@ int main(int argc, char *argv[])
     /* Not in the tutorial: Ctrl-C and kill must end us, even if whoever
      * started us left SIGINT or SIGTERM ignored or blocked (lesson.h). */
     restore_stop_signals();
+    /* ANCHOR: sigpipe */
     /* A client gone before our answer would make write() raise SIGPIPE,
      * whose default action kills us without a word. Ignored, write()
      * fails with EPIPE instead, and error() can say so. */
     signal(SIGPIPE, SIG_IGN);
+    /* ANCHOR_END: sigpipe */
 
     /* ANCHOR: socket */
     /* 1. socket(): an endpoint in the Internet domain (AF_INET) of stream

@@ -25,7 +25,9 @@ static long long now_us(void)
     return (long long) t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-/* Whether a datagram from `from` comes from the server we sent to. */
+/* ANCHOR: from_server */
+/* Whether a datagram from `from` comes from the server we sent to: the
+ * same family, port and address, compared field by field. */
 static int from_server(const struct sockaddr_storage *from, const struct sockaddr *server)
 {
     if (from->ss_family != server->sa_family)
@@ -38,6 +40,7 @@ static int from_server(const struct sockaddr_storage *from, const struct sockadd
     return a->sin6_port == b->sin6_port
         && memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
 }
+/* ANCHOR_END: from_server */
 
 /* ANCHOR: wait */
 /* Waits at most timeout_us from now for the server's answer, and returns
