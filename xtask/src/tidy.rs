@@ -681,3 +681,306 @@ fn exercise_edits_apply_to_the_code_as_it_is() {
     }
     assert_no_problems("exercise edits that no longer apply", &problems);
 }
+
+/// Every package cargo has locked declares a `rust_version` no newer than
+/// the workspace's: the README's "Rust 1.85 or newer" is a promise, and
+/// one dependency that needs a newer compiler breaks it for every student
+/// with an older one (cargo refuses to build it). `.cargo/config.toml`
+/// makes cargo choose such versions; this catches a lock file that was
+/// written otherwise.
+#[test]
+fn locked_packages_build_with_the_declared_rust_version() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("running cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata --locked failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    // `1.85` and `1.85.0` are the same version.
+    let version = |text: &str| -> [u32; 3] {
+        let mut parts = text.split('.').map(|part| part.parse().unwrap_or(0));
+        [0; 3].map(|_| parts.next().unwrap_or(0))
+    };
+    let packages = metadata["packages"].as_array().expect("a package list");
+    let declared = packages
+        .iter()
+        .find(|p| p["name"] == "xtask")
+        .and_then(|p| p["rust_version"].as_str())
+        .expect("the workspace declares a rust-version");
+    let problems: Vec<String> = packages
+        .iter()
+        .filter_map(|p| {
+            let needs = p["rust_version"].as_str()?;
+            (version(needs) > version(declared)).then(|| {
+                format!(
+                    "{} {} needs Rust {needs}, newer than the workspace's {declared}",
+                    p["name"].as_str().unwrap_or("?"),
+                    p["version"].as_str().unwrap_or("?")
+                )
+            })
+        })
+        .collect();
+    assert_no_problems("locked packages too new for the declared Rust", &problems);
+}
+
+/// The layout, as a list of patterns: a `*` stands for one path component
+/// or part of one, `**` for any number of components.
+const EXPECTED_FILES: &[&str] = &[
+    ".cargo/config.toml",
+    ".ci/run",
+    ".gitignore",
+    "ARCHITECTURE.md",
+    "Cargo.lock",
+    "Cargo.toml",
+    "README.md",
+    "c/Makefile",
+    "c/*.c",
+    "c/*.h",
+    "crates/*/Cargo.toml",
+    "crates/*/src/**.rs",
+    "crates/*/tests/*.rs",
+    "crates/*/exercises.toml",
+    "crates/lesson-testing/faults/Cargo.toml",
+    "crates/lesson-testing/faults/src/*.rs",
+    "docs/book.toml",
+    "docs/src/*.md",
+    "docs/src/bench.json",
+    "docs/src/bench.svg",
+    "docs/src/figures/*.svg",
+    "docs/src/screenshots/*.png",
+    "xtask/Cargo.toml",
+    "xtask/src/**.rs",
+    "xtask/tests/*.rs",
+    "xtask/tests/hostile/*.c",
+    "xtask/tests/hostile/*.h",
+    "xtask/bench/Cargo.toml",
+    "xtask/bench/src/*.rs",
+];
+
+/// Whether `path` (relative, `/`-separated) fits `pattern`.
+fn fits(pattern: &str, path: &str) -> bool {
+    fn glob(pattern: &[u8], text: &[u8], deep: bool) -> bool {
+        match (pattern.first(), text.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) if pattern.get(1) == Some(&b'*') => glob(&pattern[1..], text, true),
+            (Some(b'*'), _) => {
+                glob(&pattern[1..], text, deep)
+                    || text
+                        .first()
+                        .is_some_and(|&c| (deep || c != b'/') && glob(pattern, &text[1..], deep))
+            }
+            (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..], deep),
+            _ => false,
+        }
+    }
+    glob(pattern.as_bytes(), path.as_bytes(), false)
+}
+
+/// Every file of the tree has a place in the layout above (after
+/// rustlings' `check_unexpected_files`): no `.orig` or `.rej` left by a
+/// patch, no note left for a colleague, no scratch output. Build output
+/// (`target/`, `docs/book/`) and hidden directories but `.cargo` and
+/// `.ci` are not the tree's.
+#[test]
+fn no_unexpected_files() {
+    let root = workspace_root();
+    let mut problems = Vec::new();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let relative = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                let hidden = name.starts_with('.') && name != ".cargo" && name != ".ci";
+                if !hidden && name != "target" && relative != "docs/book" {
+                    pending.push(path);
+                }
+            } else if !EXPECTED_FILES.iter().any(|p| fits(p, &relative)) {
+                problems.push(format!(
+                    "{relative}: the layout has no place for it (see EXPECTED_FILES in \
+                     xtask/src/tidy.rs, and ARCHITECTURE.md)"
+                ));
+            }
+        }
+    }
+    problems.sort();
+    assert_no_problems("unexpected files", &problems);
+}
+
+#[test]
+fn the_layout_patterns_mean_what_they_say() {
+    assert!(fits("c/*.c", "c/tcp-server.c"));
+    assert!(!fits("c/*.c", "c/sub/tcp-server.c"));
+    assert!(fits("xtask/src/**.rs", "xtask/src/demo/stage.rs"));
+    assert!(!fits(
+        "xtask/src/**.rs",
+        "xtask/src/exercises/entry.rs.orig"
+    ));
+    assert!(!fits("crates/*/Cargo.toml", "crates/lesson-testing/READY"));
+}
+
+/// The modules of the crate whose sources are in `src`: each file or
+/// directory directly under it, with every file that belongs to it.
+fn modules(src: &Path) -> BTreeMap<String, Vec<PathBuf>> {
+    let mut modules = BTreeMap::new();
+    for entry in fs::read_dir(src).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let files = if path.is_dir() {
+            files_with_extension(&path, ".rs")
+        } else if name == "lib" || name == "main" || path.extension() != Some("rs".as_ref()) {
+            continue;
+        } else {
+            vec![path.clone()]
+        };
+        modules.entry(name).or_insert_with(Vec::new).extend(files);
+    }
+    modules
+}
+
+/// No two modules of a crate depend on each other, however indirectly:
+/// the code reads from the bottom up (the registry, the runner, then the
+/// subcommands), and a change in one module cannot ripple back into
+/// itself. A module uses another when it names it (`crate::name`, or
+/// `super::name` from a sibling file at the top).
+#[test]
+fn no_two_modules_depend_on_each_other() {
+    let root = workspace_root();
+    let mut problems = Vec::new();
+    for src in [
+        root.join("xtask/src"),
+        root.join("xtask/bench/src"),
+        root.join("crates/lesson-testing/src"),
+        root.join("crates/lesson/src"),
+    ] {
+        let modules = modules(&src);
+        let uses: BTreeMap<&String, Vec<&String>> = modules
+            .iter()
+            .map(|(name, files)| {
+                // Code only: a comment that names a module is no use of it.
+                let text: String = files
+                    .iter()
+                    .flat_map(|f| {
+                        read(f)
+                            .lines()
+                            .filter(|l| !l.trim_start().starts_with("//"))
+                            .map(|l| format!("{l}\n"))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                let used = modules
+                    .keys()
+                    .filter(|other| *other != name)
+                    .filter(|other| {
+                        names_module(&text, &format!("crate::{other}"))
+                            || (files.len() == 1 && names_module(&text, &format!("super::{other}")))
+                    })
+                    .collect();
+                (name, used)
+            })
+            .collect();
+        // A cycle: a path from a module back to itself.
+        for start in uses.keys() {
+            let mut pending: Vec<Vec<&String>> = vec![vec![start]];
+            while let Some(path) = pending.pop() {
+                let last = path[path.len() - 1];
+                for next in uses.get(last).into_iter().flatten() {
+                    if next == start {
+                        let mut cycle: Vec<&str> = path.iter().map(|m| m.as_str()).collect();
+                        cycle.push(next);
+                        let place = shown(&src);
+                        if !problems
+                            .iter()
+                            .any(|p: &String| p.starts_with(&place) && same_cycle(p, &cycle))
+                        {
+                            problems.push(format!("{place}: {}", cycle.join(" -> ")));
+                        }
+                    } else if !path.contains(next) {
+                        let mut longer = path.clone();
+                        longer.push(next);
+                        pending.push(longer);
+                    }
+                }
+            }
+        }
+    }
+    assert_no_problems("modules that depend on each other", &problems);
+}
+
+/// Whether `text` has `path` as a whole path segment (`crate::check`, not
+/// the start of `crate::checks_source`).
+fn names_module(text: &str, path: &str) -> bool {
+    text.match_indices(path).any(|(at, _)| {
+        !text[at + path.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// Whether `reported` already names the modules of `cycle` (in another
+/// rotation).
+fn same_cycle(reported: &str, cycle: &[&str]) -> bool {
+    cycle
+        .iter()
+        .all(|m| reported.contains(&format!(" {m} ")) || reported.ends_with(m))
+}
+
+/// The figures of the book are all used, and all there: every image a
+/// chapter shows (`![...](figures/NAME.svg)`) exists, and every file in
+/// `docs/src/figures` is shown by some chapter.
+#[test]
+fn every_figure_is_shown_and_every_figure_shown_exists() {
+    let docs = workspace_root().join("docs/src");
+    let mut shown_figures = Vec::new();
+    let mut problems = Vec::new();
+    for chapter in files_with_extension(&docs, ".md") {
+        let text = read(&chapter);
+        for (index, line) in text.lines().enumerate() {
+            let mut rest = line;
+            while let Some(start) = rest.find("](figures/") {
+                let after = &rest[start + 2..];
+                let end = after.find(')').unwrap_or(after.len());
+                let target = &after[..end];
+                if !docs.join(target).is_file() {
+                    problems.push(format!(
+                        "{}:{}: shows {target}, which does not exist",
+                        shown(&chapter),
+                        index + 1
+                    ));
+                }
+                shown_figures.push(target.to_string());
+                rest = &after[end..];
+            }
+        }
+    }
+    for figure in files_with_extension(&docs.join("figures"), ".svg") {
+        let name = format!(
+            "figures/{}",
+            figure.file_name().unwrap_or_default().to_string_lossy()
+        );
+        if !shown_figures.contains(&name) {
+            problems.push(format!("docs/src/{name}: no chapter shows it"));
+        }
+    }
+    assert_no_problems("figures missing or unused", &problems);
+}

@@ -16,7 +16,7 @@ use std::panic::PanicHookInfo;
 use std::sync::{Arc, Once};
 
 use crate::procfs;
-use crate::supervisor::{cut_for_a_message, Capture, Limits};
+use crate::supervisor::{cut_for_a_message, Capture, Limits, Supervised};
 
 /// A program a check runs, as the report describes it.
 #[derive(Clone)]
@@ -33,6 +33,20 @@ thread_local! {
     /// The programs the check running on this thread has started and not
     /// yet finished, by a number of their own.
     static RUNNING: RefCell<Vec<(u64, Tracked)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Tracked {
+    /// `run`, labelled `shown` (how it was started: `tcp-server 0`).
+    pub fn of(run: &Supervised, shown: String) -> Tracked {
+        let (stdout, stderr) = run.captures();
+        Tracked {
+            shown,
+            pid: run.pid(),
+            stdout,
+            stderr,
+            limits: run.limits(),
+        }
+    }
 }
 
 /// Keeps a program in its check's report until dropped.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::procfs::{self, Process};
-use crate::report::{self, Tracking};
+use crate::report::{self, Tracked, Tracking};
 use crate::stream::Stream;
 use crate::supervisor::{Limits, Supervised};
 use crate::{wait_until, WAIT};
@@ -145,7 +145,7 @@ impl Server {
         let shown = shown(&command);
         let run = Supervised::confined(&mut command, Limits::for_programs_under_test())
             .unwrap_or_else(|e| panic!("cannot start `{shown}` ({}): {e}", bin.display()));
-        let tracking = report::track(run.tracked(shown.clone()));
+        let tracking = report::track(Tracked::of(&run, shown.clone()));
         // `run` is a guard: a panic below still kills the server, and the
         // report shows how it ended and what it said.
         match wait_until_ready(run.pid(), transport, WAIT, || run.has_exited()) {
@@ -306,7 +306,7 @@ impl Interactive {
         let mut run = Supervised::confined(&mut command, Limits::for_programs_under_test())
             .unwrap_or_else(|e| panic!("cannot start `{shown}` ({}): {e}", bin.display()));
         let stdin = run.take_stdin();
-        let tracking = report::track(run.tracked(shown));
+        let tracking = report::track(Tracked::of(&run, shown));
         Interactive {
             run,
             stdin,

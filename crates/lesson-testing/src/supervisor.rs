@@ -755,16 +755,15 @@ impl Supervised {
         Some(describe_ending(status, &stderr, self.limits))
     }
 
-    /// What a check's report needs to describe it, labelled `shown` (how
-    /// it was started).
-    pub fn tracked(&self, shown: String) -> crate::report::Tracked {
-        crate::report::Tracked {
-            shown,
-            pid: self.pid(),
-            stdout: Arc::clone(&self.stdout),
-            stderr: Arc::clone(&self.stderr),
-            limits: self.limits,
-        }
+    /// Its stdout and stderr as captured, shared: for whoever describes
+    /// it after it is gone (a check's failure report).
+    pub fn captures(&self) -> (Arc<Capture>, Arc<Capture>) {
+        (Arc::clone(&self.stdout), Arc::clone(&self.stderr))
+    }
+
+    /// The limits it runs under, if it is confined.
+    pub fn limits(&self) -> Option<Limits> {
+        self.limits
     }
 }
 
