@@ -128,7 +128,7 @@ fn grader_peak_kib(xtask: i32) -> u64 {
     let mut peak = 0;
     let mut pending = vec![xtask];
     while let Some(pid) = pending.pop() {
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        let exe = procfs::executable(pid).unwrap_or_default();
         let name = exe.file_name().unwrap_or_default().to_string_lossy();
         if pid == xtask || name.starts_with("e2e-") {
             peak = peak.max(procfs::peak_resident_kib(pid).unwrap_or(0));
@@ -140,18 +140,14 @@ fn grader_peak_kib(xtask: i32) -> u64 {
 
 /// Every process on the machine whose command line contains `text`.
 fn processes_mentioning(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let line = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let line = String::from_utf8_lossy(&line).replace('\0', " ");
-        if line.contains(text) && pid != std::process::id() as i32 {
-            found.push(format!("{pid}: {line}"));
-        }
-    }
-    found
+    procfs::all_processes()
+        .into_iter()
+        .filter(|p| p.pid != std::process::id() as i32)
+        .filter_map(|p| {
+            let line = procfs::command_line(p.pid)?;
+            line.contains(text).then(|| format!("{}: {line}", p.pid))
+        })
+        .collect()
 }
 
 /// Grades the fixture's mixture and asserts everything a run must give.

@@ -72,10 +72,9 @@ fn allow_descriptors(needed: u64) {
 
 /// How many descriptors below `limit` process `pid` has open.
 fn descriptors_below(pid: i32, limit: usize) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("the server's /proc/PID/fd")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<usize>().ok())
-        .filter(|&fd| fd < limit)
+    lesson_testing::procfs::descriptors(pid)
+        .iter()
+        .filter(|(fd, _)| (*fd as usize) < limit)
         .count()
 }
 

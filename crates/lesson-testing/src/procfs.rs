@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use procfs::net::UdpState;
 use procfs::process::FDTarget;
+use procfs::{Current, CurrentSI};
 
 /// One process, as `ps -o pid,ppid,pgid,stat,comm` would show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,25 @@ pub fn children_of(parent: i32) -> Vec<Process> {
         .collect();
     children.sort_by_key(|p| p.pid);
     children
+}
+
+/// Every process of the machine (as far as this process can see).
+pub fn all_processes() -> Vec<Process> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    all.filter_map(|p| process(p.ok()?.pid)).collect()
+}
+
+/// `pid`'s command line, its arguments joined by spaces (`ps -o args`).
+pub fn command_line(pid: i32) -> Option<String> {
+    let arguments = procfs::process::Process::new(pid).ok()?.cmdline().ok()?;
+    Some(arguments.join(" "))
+}
+
+/// The file `pid` runs (`/proc/PID/exe`).
+pub fn executable(pid: i32) -> Option<PathBuf> {
+    procfs::process::Process::new(pid).ok()?.exe().ok()
 }
 
 /// Every process in process group `group`, by ascending PID.
@@ -354,6 +374,45 @@ fn sock_diag_dump(family: u8, states: u32, found: &mut Vec<TcpSocket>) -> std::i
     }
 }
 
+/// The machine's 1-minute load average (`/proc/loadavg`).
+pub fn load_average() -> Option<f64> {
+    procfs::LoadAverage::current()
+        .ok()
+        .map(|l| f64::from(l.one))
+}
+
+/// The kernel's release (`/proc/sys/kernel/osrelease`): `6.18.44`.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The first CPU's model name (`/proc/cpuinfo`).
+pub fn cpu_model() -> String {
+    procfs::CpuInfo::current()
+        .ok()
+        .and_then(|info| info.model_name(0).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// CPU time the whole machine has spent busy since it booted (every CPU,
+/// every process and the kernel: all but idle and iowait; guest time is
+/// already in user), and how many CPUs are online (`/proc/stat`).
+pub fn machine_busy_time() -> Option<(std::time::Duration, usize)> {
+    let stats = procfs::KernelStats::current().ok()?;
+    let total = &stats.total;
+    let ticks = total.user
+        + total.nice
+        + total.system
+        + total.irq.unwrap_or(0)
+        + total.softirq.unwrap_or(0)
+        + total.steal.unwrap_or(0);
+    let per_second = procfs::ticks_per_second();
+    let busy = std::time::Duration::from_secs_f64(ticks as f64 / per_second as f64);
+    Some((busy, stats.cpu_time.len().max(1)))
+}
+
 /// The most memory `pid` has had resident at once, in KiB (`VmHWM` in
 /// `/proc/PID/status`, the peak of `VmRSS`): what a server cost in memory
 /// under load. `None` once it has exited.
@@ -416,6 +475,21 @@ mod tests {
         let inode = unsafe { stat.assume_init() }.st_ino;
         assert!(socket_inodes(std::process::id() as i32).contains(&inode));
         assert_eq!(tcp_listening_port(&HashSet::from([inode])), Some(port));
+    }
+
+    #[test]
+    fn the_machine_reads_back() {
+        assert!(load_average().is_some_and(|l| l >= 0.0));
+        assert!(!kernel_release().is_empty());
+        let (busy, cpus) = machine_busy_time().expect("/proc/stat");
+        assert!(busy > std::time::Duration::ZERO && cpus >= 1);
+        let me = std::process::id() as i32;
+        assert!(threads(me).is_some_and(|n| n >= 1));
+        let descriptors = descriptors(me);
+        assert!(
+            descriptors.iter().any(|(fd, _)| *fd == 0),
+            "stdin in {descriptors:?}"
+        );
     }
 
     #[test]

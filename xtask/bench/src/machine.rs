@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use lesson_testing::procfs;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::sys::resource::{getrlimit, getrusage, setrlimit, Resource, UsageWho};
 use nix::sys::time::TimeValLike;
@@ -198,61 +199,19 @@ pub fn raise_descriptor_limit(needed: u64) -> Result<u64, String> {
     Ok(hard)
 }
 
-/// The 1-minute load average, from `/proc/loadavg`.
+/// The 1-minute load average.
 pub fn load_average() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    text.split_whitespace().next()?.parse().ok()
+    procfs::load_average()
 }
 
 /// How many CPUs are online, the kernel's release, and the CPU's model
 /// name: what a reader needs to compare numbers with their own.
 pub fn description() -> (usize, String, String) {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, name)| name.trim().to_string())
-        })
-        .unwrap_or_default();
-    (cpus, kernel, model)
+    (cpus, procfs::kernel_release(), procfs::cpu_model())
 }
 
-/// CPU time the whole machine spent busy (every CPU, every process and
-/// the kernel), from the first line of `/proc/stat`, in clock ticks of
-/// 1/100 s (`USER_HZ`, 100 on every Linux architecture that matters here).
-fn machine_busy_time() -> Option<(Duration, usize)> {
-    let text = std::fs::read_to_string("/proc/stat").ok()?;
-    // One `cpuN` line per online CPU follows the total.
-    let cpus = text
-        .lines()
-        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
-        .count();
-    let fields: Vec<u64> = text
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal: all but idle and
-    // iowait are busy; guest time is already counted in user.
-    let busy: u64 = fields
-        .iter()
-        .take(8)
-        .enumerate()
-        .filter(|(i, _)| *i != 3 && *i != 4)
-        .map(|(_, v)| v)
-        .sum();
-    Some((Duration::from_millis(busy * 10), cpus.max(1)))
-}
-
-/// CPU time of xtask and of everything it started and reaped.
+/// CPU time of the bench and of everything it started and reaped.
 fn own_cpu_time() -> Duration {
     [UsageWho::RUSAGE_SELF, UsageWho::RUSAGE_CHILDREN]
         .into_iter()
@@ -274,7 +233,7 @@ impl Others {
     pub fn start() -> Others {
         Others {
             started: std::time::Instant::now(),
-            busy: machine_busy_time(),
+            busy: procfs::machine_busy_time(),
             own: own_cpu_time(),
         }
     }
@@ -284,7 +243,7 @@ impl Others {
     /// every CPU all the time. The server being measured must have been
     /// reaped by now, or its time counts as someone else's.
     pub fn share(&self) -> Option<f64> {
-        let (now, cpus) = machine_busy_time()?;
+        let (now, cpus) = procfs::machine_busy_time()?;
         let busy = now.checked_sub(self.busy?.0)?;
         let own = own_cpu_time().saturating_sub(self.own);
         let elapsed = self.started.elapsed().as_secs_f64() * cpus as f64;
