@@ -26,20 +26,27 @@ use crate::lessons::{self, Lesson};
 use crate::libtest::Verdict;
 use crate::runner::{self, BuildFailure, Check, Options};
 use crate::term::{self, Color, Style};
-use crate::usage_error;
+use crate::{usage_error, workbook};
 
 /// `cargo xtask check ...`
 pub fn run(flags: flags::Check) -> ExitCode {
-    let chosen = match lessons::resolve_all(&flags.lessons) {
+    let mut chosen = match lessons::resolve_all(&flags.lessons) {
         Ok(chosen) => chosen,
         Err(e) => return usage_error(&e, "check"),
     };
+    if flags.workbook && flags.implementation.is_some() {
+        return usage_error(
+            "--workbook and --impl name two implementations: give one",
+            "check",
+        );
+    }
     let implementation = match &flags.implementation {
         Some(dir) if !dir.is_dir() => {
             let shown = dir.display();
             return usage_error(&format!("--impl: {shown} is not a directory"), "check");
         }
         Some(dir) => Some(absolute(dir)),
+        None if flags.workbook => Some(workbook::binaries()),
         None => None,
     };
     let limits = match limits(&flags) {
@@ -51,12 +58,34 @@ pub fn run(flags: flags::Check) -> ExitCode {
         Some(secs) => Duration::from_secs(secs),
         None => runner::LESSON_TIME,
     };
+    let points = match flags.points {
+        Some(p) if !(p.is_finite() && p > 0.0) => {
+            return usage_error("--points: give a number of points above 0", "check")
+        }
+        Some(p) => p,
+        None => DEFAULT_POINTS,
+    };
     term::catch_interrupts();
     if let Err(e) = lesson_testing::supervisor::become_subreaper() {
         eprintln!("warning: {e}; a process that escapes its group may survive");
     }
     let style = Style::for_stdout();
     let started = Instant::now();
+    let mut not_started = Vec::new();
+    if flags.workbook {
+        let (started_ones, others): (Vec<&Lesson>, Vec<&Lesson>) =
+            chosen.iter().partition(|l| workbook::is_started(l));
+        not_started = others;
+        chosen = started_ones;
+        for lesson in &not_started {
+            println!(
+                "{}  {} (not started: `cargo xtask workbook {}` makes it)",
+                style.paint(Color::Dim, "----"),
+                lesson.id(),
+                lesson.id()
+            );
+        }
+    }
     let mut env = overrides(&chosen, implementation.as_deref(), flags.no_readiness_line);
     env.push((Limits::VARIABLE.to_string(), limits.to_variable().into()));
     let options = Options { env, time };
@@ -64,39 +93,29 @@ pub fn run(flags: flags::Check) -> ExitCode {
         Ok(()) => println!("    sandbox: namespaces of its own for each lesson's run"),
         Err(why) => println!("note: no sandbox ({why}): the checks run as plain processes"),
     }
-
-    println!(
-        "{}",
-        style.paint(Color::Bold, "==> cargo test --workspace --no-run")
-    );
-    let checks = match runner::build(&lessons::workspace_root(), None, true) {
-        Ok(binaries) => {
-            let mut checks = Vec::new();
-            for lesson in &chosen {
-                if term::interrupted() {
-                    break;
-                }
-                let binary = binaries.get(&lesson.number).map(PathBuf::as_path);
-                checks.extend(check_lesson(lesson, binary, &options, &style));
-            }
-            checks
-        }
-        Err(failure) => {
-            let name = match failure {
-                BuildFailure::Interrupted => "(interrupted during the build)".to_string(),
-                BuildFailure::Failed { .. } => {
-                    "(the workspace did not build: see cargo's errors above)".to_string()
-                }
-                BuildFailure::Broken(why) => format!("({why})"),
-            };
-            let build = Check::failed("--", &name, None, None);
-            print_verdict(&build, &style);
-            vec![build]
-        }
+    let checks = if chosen.is_empty() {
+        Vec::new()
+    } else if flags.workbook && !build_workbook(&style) {
+        let build = Check::failed(
+            "--",
+            "(your workbook did not build: see cargo's errors above)",
+            None,
+            None,
+        );
+        print_verdict(&build, &style);
+        vec![build]
+    } else {
+        grade(&chosen, &options, &style)
     };
     lesson_testing::supervisor::kill_orphans();
 
     report(&checks, started.elapsed(), &style);
+    if flags.workbook {
+        println!();
+        for line in workbook::progress(&chosen, &not_started, &checks) {
+            println!("{line}");
+        }
+    }
     let written = [
         flags
             .junit
@@ -106,6 +125,10 @@ pub fn run(flags: flags::Check) -> ExitCode {
             .json
             .as_ref()
             .map(|f| (f, crate::verdicts::json(&checks))),
+        flags
+            .gradescope
+            .as_ref()
+            .map(|f| (f, crate::verdicts::gradescope(&checks, points))),
     ];
     let mut write_failed = false;
     for (file, contents) in written.into_iter().flatten() {
@@ -121,6 +144,59 @@ pub fn run(flags: flags::Check) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Points per lesson in Gradescope's results, unless `--points` says.
+const DEFAULT_POINTS: f64 = 10.0;
+
+/// Builds the checks, then runs each chosen lesson's; a failed build is one
+/// failed verdict.
+pub fn grade(chosen: &[&Lesson], options: &Options, style: &Style) -> Vec<Check> {
+    println!(
+        "{}",
+        style.paint(Color::Bold, "==> cargo test --workspace --no-run")
+    );
+    match runner::build(&lessons::workspace_root(), None, true) {
+        Ok(binaries) => {
+            let mut checks = Vec::new();
+            for lesson in chosen {
+                if term::interrupted() {
+                    break;
+                }
+                let binary = binaries.get(&lesson.number).map(PathBuf::as_path);
+                checks.extend(check_lesson(lesson, binary, options, style));
+            }
+            checks
+        }
+        Err(failure) => {
+            let name = match failure {
+                BuildFailure::Interrupted => "(interrupted during the build)".to_string(),
+                BuildFailure::Failed { .. } => {
+                    "(the workspace did not build: see cargo's errors above)".to_string()
+                }
+                BuildFailure::Broken(why) => format!("({why})"),
+            };
+            let build = Check::failed("--", &name, None, None);
+            print_verdict(&build, style);
+            vec![build]
+        }
+    }
+}
+
+/// Builds the student's workbook (its errors go to the terminal); whether
+/// it built.
+pub fn build_workbook(style: &Style) -> bool {
+    println!(
+        "{}",
+        style.paint(Color::Bold, "==> your workbook: cargo build")
+    );
+    match workbook::build() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("{e}");
+            false
+        }
     }
 }
 
@@ -146,7 +222,7 @@ fn limits(flags: &flags::Check) -> Result<Limits, String> {
 }
 
 /// Prints a verdict line, coloured on a terminal.
-fn print_verdict(check: &Check, style: &Style) {
+pub fn print_verdict(check: &Check, style: &Style) {
     let (word, color) = match check.verdict {
         Verdict::Pass => ("PASS", Color::Green),
         Verdict::Fail => ("FAIL", Color::Red),
@@ -171,6 +247,19 @@ fn report(checks: &[Check], took: Duration, style: &Style) {
         .iter()
         .filter(|c| c.verdict == Verdict::Fail)
         .collect();
+    let causes = crate::causes::common(checks);
+    if !causes.is_empty() {
+        println!(
+            "\n{}",
+            style.paint(
+                Color::Bold,
+                "first, what most of the failures have in common:"
+            )
+        );
+        for cause in &causes {
+            println!("- {cause}");
+        }
+    }
     if !failures.is_empty() {
         println!("\nfailures:");
         for check in &failures {
@@ -252,8 +341,13 @@ fn check_lesson(
         print_verdict(&check, style);
         return vec![check];
     };
-    let run = runner::run(binary, &lesson.path(), options, |name, verdict| {
-        print_verdict(&Check::new(&lesson.id(), name, verdict), style)
+    let run = runner::run(binary, &lesson.path(), options, |name, verdict, detail| {
+        let mut check = Check::new(&lesson.id(), name, verdict);
+        check.detail = detail.map(str::to_string);
+        if workbook::is_graded(options) {
+            workbook::explain_blank(&mut check);
+        }
+        print_verdict(&check, style)
     });
     let run = match run {
         Ok(run) => run,
@@ -297,6 +391,9 @@ fn check_lesson(
     let docs = checks_source::read(lesson);
     for check in &mut checks {
         check.doc = docs.get(&check.name).cloned().unwrap_or_default();
+        if workbook::is_graded(options) {
+            workbook::explain_blank(check);
+        }
     }
     checks
 }

@@ -23,6 +23,7 @@ pub enum Subcommand {
     Exercises(Exercises),
     Stress(Stress),
     Bench(Bench),
+    Workbook(Workbook),
 }
 
 /// Run the lessons' end-to-end checks; print a verdict per check.
@@ -78,6 +79,18 @@ pub struct Check {
     /// the largest file a program under test may write, in MiB (default 64)
     #[argh(option, arg_name = "MIB")]
     pub file_size: Option<u64>,
+    /// grade your workbook (workbook/, see `cargo xtask workbook`): the
+    /// lessons you have started, then your progress and the next step
+    #[argh(switch)]
+    pub workbook: bool,
+    /// also write Gradescope's results.json: a test per check, each lesson
+    /// worth --points
+    #[argh(option, arg_name = "FILE")]
+    pub gradescope: Option<PathBuf>,
+    /// points per lesson in --gradescope's results, shared by its checks
+    /// (default 10)
+    #[argh(option, arg_name = "N")]
+    pub points: Option<f64>,
 }
 
 /// Show a lesson at work, for class: both sides' output, narrated.
@@ -166,4 +179,26 @@ pub struct Bench {
     /// the bench's own arguments
     #[argh(positional, greedy)]
     pub args: Vec<String>,
+}
+
+/// Start a lesson in your workbook: its programs, with its steps left for you.
+#[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "workbook",
+    note = "Makes workbook/NN-name/, a crate of your own with the lesson's server and client: \
+everything but the lesson's own steps is in place (arguments, error reporting, the readiness \
+line), and each step the chapter teaches is a `todo!()` that says which section to read. It \
+builds at once. Grade it with `cargo xtask check NN --workbook`, or `cargo xtask watch NN`. \
+A crate that exists is never changed; --reset keeps it in workbook/.before-reset/ and makes a \
+fresh one.",
+    example = "cargo xtask workbook 01\ncargo xtask check 01 --workbook"
+)]
+pub struct Workbook {
+    /// the lesson: a number (01 or 1) or a directory name
+    #[argh(positional, arg_name = "LESSON")]
+    pub lesson: String,
+    /// start again: your crate is kept in workbook/.before-reset/
+    #[argh(switch)]
+    pub reset: bool,
 }

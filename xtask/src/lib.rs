@@ -17,6 +17,7 @@
 //! rules, checked by `cargo test -p xtask`.
 
 pub mod bench;
+pub mod causes;
 pub mod check;
 pub mod checks_source;
 pub mod demo;
@@ -26,11 +27,13 @@ pub mod lessons;
 pub mod libtest;
 pub mod runner;
 pub mod sandbox;
+pub mod starter;
 pub mod stress;
 pub mod term;
 #[cfg(test)]
 mod tidy;
 pub mod verdicts;
+pub mod workbook;
 
 /// Exit status for a usage error (unknown lesson, bad option value), as
 /// the lessons' own binaries use it.

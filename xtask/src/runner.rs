@@ -259,12 +259,13 @@ pub struct Run {
 }
 
 /// Runs a lesson's check binary, from its crate's directory (`dir`), the
-/// one way; hands each verdict to `on_verdict` as it arrives.
+/// one way; hands each verdict to `on_verdict` as it arrives: the check's
+/// name, its verdict, and what it printed if it failed.
 pub fn run(
     binary: &Path,
     dir: &Path,
     options: &Options,
-    mut on_verdict: impl FnMut(&str, Verdict),
+    mut on_verdict: impl FnMut(&str, Verdict, Option<&str>),
 ) -> std::io::Result<Run> {
     let listed = list(binary, dir, options);
     let mut command = Command::new(binary);
@@ -302,7 +303,11 @@ pub fn run(
         |stream, line, _| match stream {
             Stream::Stdout => {
                 if let Some((name, verdict)) = libtest.line(line) {
-                    on_verdict(&name, verdict);
+                    on_verdict(
+                        &name,
+                        verdict,
+                        libtest.details.get(&name).map(String::as_str),
+                    );
                 }
             }
             Stream::Stderr => stderr.push(line),

@@ -74,7 +74,7 @@ pub fn run(flags: flags::Stress) -> ExitCode {
                     break;
                 }
                 let failing: Vec<String> =
-                    match runner::run(binary, &lesson.path(), &options, |_, _| {}) {
+                    match runner::run(binary, &lesson.path(), &options, |_, _, _| {}) {
                         Ok(run) => run
                             .checks(lesson, &|name| name.to_string())
                             .into_iter()

@@ -88,3 +88,72 @@ pub fn json(checks: &[Check]) -> Result<String, String> {
     });
     serde_json::to_string_pretty(&document).map_err(|e| e.to_string())
 }
+
+/// All checks as Gradescope's `results.json`: a test per check, with its
+/// name, score, max_score and output; each lesson is worth `points`,
+/// shared equally by its checks, and the total is the sum.
+pub fn gradescope(checks: &[Check], points: f64) -> Result<String, String> {
+    let mut lessons: Vec<&str> = checks.iter().map(|c| c.lesson.as_str()).collect();
+    lessons.dedup();
+    let mut tests = Vec::new();
+    let mut total = 0.0;
+    for lesson in lessons {
+        let mine: Vec<&Check> = checks.iter().filter(|c| c.lesson == lesson).collect();
+        let each = points / mine.len() as f64;
+        for check in mine {
+            let score = if check.verdict == Verdict::Pass {
+                each
+            } else {
+                0.0
+            };
+            total += score;
+            let output = match check.verdict {
+                Verdict::Fail => check.explanation(),
+                Verdict::Pass => "passed".to_string(),
+                Verdict::Skip => "skipped".to_string(),
+            };
+            tests.push(serde_json::json!({
+                "name": format!("{} {}", check.lesson, check.name),
+                "score": round(score),
+                "max_score": round(each),
+                "status": if check.verdict == Verdict::Pass { "passed" } else { "failed" },
+                "output": output,
+            }));
+        }
+    }
+    let document = serde_json::json!({
+        "score": round(total),
+        "tests": tests,
+    });
+    serde_json::to_string_pretty(&document).map_err(|e| e.to_string())
+}
+
+/// A score to two decimals, as Gradescope shows them.
+fn round(score: f64) -> f64 {
+    (score * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gradescope_shares_a_lesson_s_points_among_its_checks() {
+        let checks = [
+            Check::new("01", "passes", Verdict::Pass),
+            Check::failed("01", "fails", None, Some("it did not".to_string())),
+            Check::new("02", "passes", Verdict::Pass),
+        ];
+        let results: serde_json::Value =
+            serde_json::from_str(&gradescope(&checks, 10.0).expect("JSON")).expect("parses");
+        assert_eq!(results["score"], 15.0);
+        let tests = results["tests"].as_array().expect("tests");
+        assert_eq!(tests.len(), 3);
+        assert_eq!(tests[0]["max_score"], 5.0);
+        assert_eq!(tests[1]["score"], 0.0);
+        assert!(tests[1]["output"]
+            .as_str()
+            .is_some_and(|o| o.contains("it did not")));
+        assert_eq!(tests[2]["max_score"], 10.0);
+    }
+}

@@ -56,7 +56,8 @@ pub fn listen(port: u16) -> Socket {
     // ANCHOR: socket
     // 1. socket(): an endpoint in the Internet domain, of stream type
     //    (TCP), exactly as in lesson 01.
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).or_die("ERROR opening socket");
+    let listener: Socket =
+        Socket::new(Domain::IPV4, Type::STREAM, None).or_die("ERROR opening socket");
     // A server that runs until stopped is also restarted often; without
     // SO_REUSEADDR the restart would fail to bind while the last run's
     // connections linger in TIME_WAIT.
@@ -134,7 +135,7 @@ pub fn serve_forever(listener: Socket) -> ! {
         // async-signal-safe functions. This server is single-threaded (it starts no thread,
         // and neither socket2 nor our `lesson` crate does), so the child
         // is a complete copy and may do anything the parent could.
-        let forked = unsafe { fork() };
+        let forked: nix::Result<ForkResult> = unsafe { fork() };
         // ANCHOR_END: fork
         match forked {
             // ANCHOR: child

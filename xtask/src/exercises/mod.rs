@@ -539,7 +539,7 @@ fn run_checks(lesson: &Lesson, places: &Places) -> Observed {
         return Observed::Broken("the lesson's checks were not built".to_string());
     };
     let dir = places.copy.join("crates").join(lesson.dir);
-    let run = match runner::run(binary, &dir, &Options::default(), |_, _| {}) {
+    let run = match runner::run(binary, &dir, &Options::default(), |_, _, _| {}) {
         Ok(run) => run,
         Err(e) => return Observed::Broken(format!("cannot run the checks: {e}")),
     };
