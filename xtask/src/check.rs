@@ -87,6 +87,9 @@ pub fn run(flags: flags::Check) -> ExitCode {
         }
     }
     let mut env = overrides(&chosen, implementation.as_deref(), flags.no_readiness_line);
+    if !flags.workbook {
+        show_overrides(&env);
+    }
     env.push((Limits::VARIABLE.to_string(), limits.to_variable().into()));
     let options = Options { env, time };
     match runner::sandbox() {
@@ -105,7 +108,7 @@ pub fn run(flags: flags::Check) -> ExitCode {
         print_verdict(&build, &style);
         vec![build]
     } else {
-        grade(&chosen, &options, &style)
+        grade(&chosen, &options, Some(&style))
     };
     lesson_testing::supervisor::kill_orphans();
 
@@ -151,13 +154,15 @@ pub fn run(flags: flags::Check) -> ExitCode {
 const DEFAULT_POINTS: f64 = 10.0;
 
 /// Builds the checks, then runs each chosen lesson's; a failed build is one
-/// failed verdict.
-pub fn grade(chosen: &[&Lesson], options: &Options, style: &Style) -> Vec<Check> {
-    println!(
-        "{}",
-        style.paint(Color::Bold, "==> cargo test --workspace --no-run")
-    );
-    match runner::build(&lessons::workspace_root(), None, true) {
+/// failed verdict. With `style` `None`, prints nothing.
+pub fn grade(chosen: &[&Lesson], options: &Options, style: Option<&Style>) -> Vec<Check> {
+    if let Some(style) = style {
+        println!(
+            "{}",
+            style.paint(Color::Bold, "==> cargo test --workspace --no-run")
+        );
+    }
+    match runner::build(&lessons::workspace_root(), None, style.is_some()) {
         Ok(binaries) => {
             let mut checks = Vec::new();
             for lesson in chosen {
@@ -178,7 +183,9 @@ pub fn grade(chosen: &[&Lesson], options: &Options, style: &Style) -> Vec<Check>
                 BuildFailure::Broken(why) => format!("({why})"),
             };
             let build = Check::failed("--", &name, None, None);
-            print_verdict(&build, style);
+            if let Some(style) = style {
+                print_verdict(&build, style);
+            }
             vec![build]
         }
     }
@@ -289,7 +296,7 @@ fn absolute(path: &Path) -> PathBuf {
 /// The environment variables that point the checks at another
 /// implementation (`LESSON_BIN_TCP_SERVER=DIR/tcp-server`, ...) or tell
 /// them its servers print no readiness line.
-fn overrides(
+pub fn overrides(
     chosen: &[&Lesson],
     implementation: Option<&Path>,
     no_readiness_line: bool,
@@ -298,47 +305,58 @@ fn overrides(
     if let Some(dir) = implementation {
         for lesson in chosen {
             for name in lesson.binaries() {
-                let path = dir.join(name);
-                if !path.is_file() {
-                    eprintln!(
-                        "warning: {} does not exist; lesson {}'s checks that run it will fail",
-                        path.display(),
-                        lesson.id()
-                    );
-                }
                 let variable = lesson_testing::override_variable(name);
-                println!("    {variable}={}", path.display());
-                vars.push((variable, path.into_os_string()));
+                vars.push((variable, dir.join(name).into_os_string()));
             }
         }
     }
     if no_readiness_line {
-        println!("    LESSON_NO_READINESS_LINE=1");
         vars.push(("LESSON_NO_READINESS_LINE".to_string(), "1".into()));
     }
     vars
 }
 
+/// Shows which binaries are graded, and warns of those missing.
+fn show_overrides(vars: &[(String, OsString)]) {
+    for (name, value) in vars {
+        println!("    {name}={}", value.to_string_lossy());
+        let path = Path::new(value);
+        if name.starts_with("LESSON_BIN_") && !path.is_file() {
+            eprintln!(
+                "warning: {} does not exist; the checks that run it will fail",
+                path.display()
+            );
+        }
+    }
+}
+
 /// Runs one lesson's end-to-end checks, printing each verdict as it
-/// arrives; returns them all, including a failed verdict for every check
-/// that never reported.
+/// arrives (with a `style`); returns them all, including a failed verdict
+/// for every check that never reported.
 fn check_lesson(
     lesson: &Lesson,
     binary: Option<&Path>,
     options: &Options,
-    style: &Style,
+    style: Option<&Style>,
 ) -> Vec<Check> {
-    let header = format!(
-        "==> {} ({}): crates/{}/tests/e2e.rs",
-        lesson.id(),
-        lesson.transport.name(),
-        lesson.dir
-    );
-    println!("{}", style.paint(Color::Bold, &header));
+    let print = |check: &Check| {
+        if let Some(style) = style {
+            print_verdict(check, style);
+        }
+    };
+    if let Some(style) = style {
+        let header = format!(
+            "==> {} ({}): crates/{}/tests/e2e.rs",
+            lesson.id(),
+            lesson.transport.name(),
+            lesson.dir
+        );
+        println!("{}", style.paint(Color::Bold, &header));
+    }
     let Some(binary) = binary else {
         let detail = format!("{} was not built.", lesson.e2e_tests().display());
         let check = Check::failed(&lesson.id(), "(no end-to-end tests)", None, Some(detail));
-        print_verdict(&check, style);
+        print(&check);
         return vec![check];
     };
     let run = runner::run(binary, &lesson.path(), options, |name, verdict, detail| {
@@ -347,7 +365,7 @@ fn check_lesson(
         if workbook::is_graded(options) {
             workbook::explain_blank(&mut check);
         }
-        print_verdict(&check, style)
+        print(&check)
     });
     let run = match run {
         Ok(run) => run,
@@ -358,11 +376,13 @@ fn check_lesson(
                 None,
                 Some(e.to_string()),
             );
-            print_verdict(&check, style);
+            print(&check);
             return vec![check];
         }
     };
-    println!("    ({:.1} s)", run.took.as_secs_f64());
+    if style.is_some() {
+        println!("    ({:.1} s)", run.took.as_secs_f64());
+    }
     // The variables that point the checks at the implementation under
     // test, so that the command a student is shown runs the same binaries.
     let variables: String = options
@@ -386,7 +406,7 @@ fn check_lesson(
     let mut checks = run.checks(lesson, &rerun);
     let reported = run.libtest.results.len();
     for check in &checks[reported..] {
-        print_verdict(check, style);
+        print(check);
     }
     let docs = checks_source::read(lesson);
     for check in &mut checks {

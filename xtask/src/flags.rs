@@ -24,6 +24,8 @@ pub enum Subcommand {
     Stress(Stress),
     Bench(Bench),
     Workbook(Workbook),
+    Progress(Progress),
+    Watch(Watch),
 }
 
 /// Run the lessons' end-to-end checks; print a verdict per check.
@@ -201,4 +203,23 @@ pub struct Workbook {
     /// start again: your crate is kept in workbook/.before-reset/
     #[argh(switch)]
     pub reset: bool,
+}
+
+/// Your workbook's progress: each lesson, started or not, its checks passing, the next step.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "progress")]
+pub struct Progress {}
+
+/// Grade a lesson of your workbook whenever you save one of its files.
+#[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "watch",
+    note = "Builds and grades workbook/NN-name once, then again each time a file under its src/ \
+changes, showing only the checks whose verdict changed and the next step. Ctrl-C ends it."
+)]
+pub struct Watch {
+    /// the lesson: a number (01 or 1) or a directory name
+    #[argh(positional, arg_name = "LESSON")]
+    pub lesson: String,
 }

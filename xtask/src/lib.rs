@@ -5,10 +5,12 @@
 //!
 //! Subcommands: [`check`] (grade an implementation), [`demo`] (a lesson at
 //! work, for class), [`exercises`] (prove the book's exercises), [`stress`]
-//! (prove the checks stable), [`bench`] (build and run the bench).
+//! (prove the checks stable), [`bench`] (build and run the bench),
+//! [`workbook`] (a student's own crate per lesson, from the lesson's
+//! [`starter`]), [`watch`] (`watch` and `progress`, the workbook's guides).
 //!
 //! What they share: [`lessons`] (the one lesson registry), [`runner`] (the
-//! one test runner), [`sandbox`] (the namespaces a lesson's checks run
+//! one test runner), [`causes`] (one cause, one message), [`sandbox`] (the namespaces a lesson's checks run
 //! in), [`libtest`] (reading a test binary's events),
 //! [`checks_source`] (the one reader of the checks' source), [`verdicts`]
 //! (JUnit and JSON), [`term`] (colours, Ctrl-C), [`flags`] (the command
@@ -33,6 +35,7 @@ pub mod term;
 #[cfg(test)]
 mod tidy;
 pub mod verdicts;
+pub mod watch;
 pub mod workbook;
 
 /// Exit status for a usage error (unknown lesson, bad option value), as

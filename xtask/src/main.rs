@@ -50,6 +50,8 @@ fn main() -> ExitCode {
         Subcommand::Stress(flags) => xtask::stress::run(flags),
         Subcommand::Bench(flags) => xtask::bench::run(&flags.args),
         Subcommand::Workbook(flags) => xtask::workbook::run(flags),
+        Subcommand::Progress(flags) => xtask::watch::progress(flags),
+        Subcommand::Watch(flags) => xtask::watch::watch(flags),
     }
 }
 

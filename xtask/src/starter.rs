@@ -9,8 +9,8 @@
 //! the chapter includes them, is a step named by the heading it is
 //! included under; but the contract's boilerplate, which a student is
 //! given ([`GIVEN`]: parsing the arguments, putting the stop signals back,
-//! the wiring in `main`), and whatever the chapter quotes under "The
-//! program". Code the chapter does not quote is given too, and so are the
+//! the wiring in `main`, the constants, what the tutorial does not do),
+//! and whatever the chapter quotes under "The program". Code the chapter does not quote is given too, and so are the
 //! earlier lessons a lesson builds on: a starter depends on them as they
 //! are.
 //!
@@ -32,7 +32,7 @@ use std::fmt::Write as _;
 
 /// Anchors that hold the contract's boilerplate: given in every starter.
 pub const GIVEN: &[&str] = &[
-    "args", "stop", "main", "timeout", "backlog", "limits", "limit",
+    "args", "stop", "main", "timeout", "backlog", "limits", "limit", "reuse",
 ];
 
 /// The chapter heading whose quotes are given (the program's outline).
