@@ -23,9 +23,16 @@ use crate::lessons::{self, Lesson};
 use crate::starter::{self, Step};
 use crate::usage_error;
 
-/// The workbook's directory.
+/// The variable that puts the workbook elsewhere than `workbook/` (the
+/// tests make theirs in a temporary directory, never in a student's).
+pub const VARIABLE: &str = "XTASK_WORKBOOK";
+
+/// The workbook's directory: `workbook/`, or `$XTASK_WORKBOOK`.
 pub fn dir() -> PathBuf {
-    lessons::workspace_root().join("workbook")
+    match std::env::var_os(VARIABLE).filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => lessons::workspace_root().join("workbook"),
+    }
 }
 
 /// `lesson`'s crate in the workbook.
@@ -38,9 +45,13 @@ pub fn is_started(lesson: &Lesson) -> bool {
     crate_dir(lesson).join("Cargo.toml").is_file()
 }
 
-/// Where the workbook builds: beside the course's own build.
+/// Where the workbook builds: beside the course's own build (or in the
+/// workbook's directory, when it was put elsewhere).
 pub fn target_dir() -> PathBuf {
-    lessons::target_dir().join("workbook")
+    match std::env::var_os(VARIABLE).filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("target"),
+        None => lessons::target_dir().join("workbook"),
+    }
 }
 
 /// Where the workbook's binaries are once built.
@@ -242,7 +253,8 @@ fn crate_manifest(lesson: &Lesson, manifest: &str) -> String {
             &format!("name = \"{package}\""),
             &format!("name = \"work{package}\""),
         );
-        let line = line.replace("path = \"../", "path = \"../../crates/");
+        let course_root = relative_path(&crate_dir(lesson), &lessons::workspace_root());
+        let line = line.replace("path = \"../", &format!("path = \"{course_root}/crates/"));
         out.push_str(&line);
         out.push('\n');
     }
@@ -253,6 +265,25 @@ fn crate_manifest(lesson: &Lesson, manifest: &str) -> String {
         ));
     }
     out
+}
+
+/// A path from `from` to `to`, both absolute: `..` as far up as needed,
+/// then down (the manifests' paths to the course's crates).
+fn relative_path(from: &Path, to: &Path) -> String {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); from.len() - common];
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    }
 }
 
 /// The workbook's workspace manifest: every lesson started, the course's
@@ -269,6 +300,7 @@ fn write_workspace() -> Result<(), String> {
         .filter(|l| is_started(l))
         .map(|l| format!("\"{}\"", l.dir))
         .collect();
+    let course_root = relative_path(&dir(), &root);
     let mut text = format!(
         "# The workbook: your crates, one per lesson you have started (`cargo xtask\n\
          # workbook NN`). A workspace of its own, so that your programs build, and are\n\
@@ -287,7 +319,10 @@ fn write_workspace() -> Result<(), String> {
             }
         }
         if keep && !line.starts_with('#') {
-            text.push_str(&line.replace("path = \"crates/", "path = \"../crates/"));
+            text.push_str(&line.replace(
+                "path = \"crates/",
+                &format!("path = \"{course_root}/crates/"),
+            ));
             text.push('\n');
         }
     }

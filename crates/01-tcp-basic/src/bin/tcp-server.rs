@@ -31,7 +31,8 @@ fn main() {
     // 1. socket(): an endpoint in the Internet domain (AF_INET), of stream
     //    type (SOCK_STREAM); protocol `None` is the C `0`: the kernel picks
     //    TCP. If this fails there is nothing to clean up: we have no socket.
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).or_die("ERROR opening socket");
+    let listener: Socket =
+        Socket::new(Domain::IPV4, Type::STREAM, None).or_die("ERROR opening socket");
     // ANCHOR_END: socket
 
     // ANCHOR: reuse
