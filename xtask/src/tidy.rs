@@ -805,6 +805,10 @@ fn no_unexpected_files() {
                 .to_string_lossy()
                 .into_owned();
             let name = entry.file_name().to_string_lossy().into_owned();
+            // Git's own (a directory, or in a worktree a file).
+            if name == ".git" {
+                continue;
+            }
             if path.is_dir() {
                 let hidden = name.starts_with('.') && name != ".cargo" && name != ".ci";
                 // Build output, the book as built, and a student's workbook

@@ -8,8 +8,8 @@
 //!   `tcp-server`, and so on), so the same tests grade a student's program
 //!   or the tutorial's C.
 //! - **Ready, not asleep.** [`Server::start`] returns once the kernel's own
-//!   socket tables (`/proc/net/tcp`, `udp`, `unix`) show the server's socket
-//!   bound (and listening, for streams). That needs no readiness line and
+//!   socket tables (sock_diag for TCP, `/proc/net/udp` and `/proc/net/unix`)
+//!   show the server's socket bound (and listening, for streams). That needs no readiness line and
 //!   has no side effect: a probe connection would make a fork server fork,
 //!   and would occupy an iterative one.
 //! - **Bounded.** Every wait gives up after [`WAIT`] and fails the test with

@@ -5,8 +5,10 @@
 //! finish and, unless their parent collects them, stay behind as zombies
 //! (state `Z`). The checks also look at what a server cannot lie about:
 //! its open descriptors, its signal masks, and its sockets in the kernel's
-//! tables (`/proc/net/tcp`, `udp`, `unix`), which tell that a server is
-//! ready without a probe connection that would disturb it.
+//! tables (TCP through sock_diag, the netlink interface behind `ss`; UDP
+//! and the Unix domain through `/proc/net/udp` and `/proc/net/unix`),
+//! which tell that a server is ready without a probe connection that would
+//! disturb it.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
