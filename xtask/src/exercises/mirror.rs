@@ -23,7 +23,10 @@ use super::entry::Edit;
 /// book. `target` is skipped at any depth.
 fn skipped(relative: &Path) -> bool {
     let name = relative.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name == "target" || relative == Path::new(".git") || relative == Path::new("docs/book")
+    name == "target"
+        || relative == Path::new(".git")
+        || relative == Path::new("docs/book")
+        || relative == Path::new("workbook")
 }
 
 /// Makes `copy` hold exactly the files of `original` (less the skipped
