@@ -5,7 +5,8 @@
 //!
 //! Subcommands: [`check`] (grade an implementation), [`demo`] (a lesson at
 //! work, for class), [`exercises`] (prove the book's exercises), [`stress`]
-//! (prove the checks stable), [`bench`] (build and run the bench).
+//! (prove the checks stable), [`bench`] (build and run the bench),
+//! [`book`] (build the book and read each chapter in headless Chromium).
 //!
 //! What they share: [`lessons`] (the one lesson registry), [`runner`] (the
 //! one test runner), [`sandbox`] (the namespaces a lesson's checks run
@@ -17,6 +18,7 @@
 //! rules, checked by `cargo test -p xtask`.
 
 pub mod bench;
+pub mod book;
 pub mod check;
 pub mod checks_source;
 pub mod demo;

@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Subcommand::Exercises(flags) => xtask::exercises::run(flags),
         Subcommand::Stress(flags) => xtask::stress::run(flags),
         Subcommand::Bench(flags) => xtask::bench::run(&flags.args),
+        Subcommand::Book(flags) => xtask::book::run(flags),
     }
 }
 

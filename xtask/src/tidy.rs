@@ -786,8 +786,8 @@ fn fits(pattern: &str, path: &str) -> bool {
 /// Every file of the tree has a place in the layout above (after
 /// rustlings' `check_unexpected_files`): no `.orig` or `.rej` left by a
 /// patch, no note left for a colleague, no scratch output. Build output
-/// (`target/`, `docs/book/`) and hidden directories but `.cargo` and
-/// `.ci` are not the tree's.
+/// (`target/`, `docs/book/`), hidden directories but `.cargo` and `.ci`,
+/// and `.git` (a file in a `git worktree`) are not the tree's.
 #[test]
 fn no_unexpected_files() {
     let root = workspace_root();
@@ -810,7 +810,7 @@ fn no_unexpected_files() {
                 if !hidden && name != "target" && relative != "docs/book" {
                     pending.push(path);
                 }
-            } else if !EXPECTED_FILES.iter().any(|p| fits(p, &relative)) {
+            } else if relative != ".git" && !EXPECTED_FILES.iter().any(|p| fits(p, &relative)) {
                 problems.push(format!(
                     "{relative}: the layout has no place for it (see EXPECTED_FILES in \
                      xtask/src/tidy.rs, and ARCHITECTURE.md)"
