@@ -84,6 +84,12 @@ pub fn run(_flags: flags::Book) -> ExitCode {
     let (Ok(mdbook), Some(chromium)) = (mdbook, chromium) else {
         return ExitCode::FAILURE;
     };
+    if !mdbook.ends_with(&format!("v{MDBOOK_VERSION}")) {
+        println!(
+            "note: this is {mdbook}; CI builds the book with {MDBOOK_VERSION} \
+             (`cargo install mdbook --locked --version {MDBOOK_VERSION}`)"
+        );
+    }
 
     let mut verdicts = Verdicts::default();
     let built = match build(&root.join("docs"), &out) {
@@ -99,7 +105,8 @@ pub fn run(_flags: flags::Book) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let checked = check_built_book(&out);
+    let chapters = chapters(&out);
+    let checked = check_built_book(&out, chapters.as_deref().unwrap_or_default());
     let mut problems = built;
     problems.extend(checked.problems.iter().cloned());
     verdicts.add(
@@ -115,7 +122,7 @@ pub fn run(_flags: flags::Book) -> ExitCode {
         &problems,
     );
 
-    let chapters = match chapters(&out) {
+    let chapters = match chapters {
         Ok(chapters) => chapters,
         Err(e) => {
             verdicts.add(&style, "chapters", "", &[e]);
@@ -268,7 +275,12 @@ struct Checked {
 /// Every page of the book under `out`: its links, images, stylesheets and
 /// scripts name files of the book, and its links' fragments ids of their
 /// pages; no directive was left unresolved, and no listing is empty.
-fn check_built_book(out: &Path) -> Checked {
+///
+/// `print.html` (every chapter on one page) and an `index.html` that is no
+/// chapter (mdBook's copy of the first) repeat the chapters' problems:
+/// theirs are listed only when the chapters have none, which makes them
+/// mdBook's own.
+fn check_built_book(out: &Path, chapters: &[String]) -> Checked {
     let mut checked = Checked::default();
     let mut anchors: BTreeMap<String, Option<BTreeSet<String>>> = BTreeMap::new();
     let mut anchors_of = |path: &str| -> Option<BTreeSet<String>> {
@@ -280,6 +292,10 @@ fn check_built_book(out: &Path) -> Checked {
             })
             .clone()
     };
+    let copies = |page: &str| {
+        page == "print.html" || (page == "index.html" && !chapters.iter().any(|c| c == page))
+    };
+    let mut echoed = Vec::new();
     for page in files_under(out, ".html") {
         let Ok(text) = fs::read_to_string(out.join(&page)) else {
             checked.problems.push(format!("{page}: cannot be read"));
@@ -287,11 +303,11 @@ fn check_built_book(out: &Path) -> Checked {
         };
         checked.pages += 1;
         let tags = html::tags(&text);
+        let mut problems = leftovers(&text, &tags);
         let base = tags
             .iter()
             .find(|t| t.name == "base")
             .and_then(|t| t.get("href"));
-        let place = |at: usize| format!("{page}:{}", html::line_of(&text, at));
         for tag in &tags {
             let attribute = match tag.name.as_str() {
                 "a" | "link" => "href",
@@ -301,14 +317,11 @@ fn check_built_book(out: &Path) -> Checked {
             let Some(link) = tag.get(attribute) else {
                 continue;
             };
+            let shown = format!("<{} {attribute}=\"{link}\">", tag.name);
             let (path, fragment) = match html::resolve(&page, base, link) {
                 html::Target::External => continue,
                 html::Target::Outside => {
-                    checked.problems.push(format!(
-                        "{}: <{} {attribute}=\"{link}\"> leads out of the book",
-                        place(tag.at),
-                        tag.name
-                    ));
+                    problems.push((tag.at, format!("{shown} leads out of the book")));
                     continue;
                 }
                 html::Target::Internal { path, fragment } => (path, fragment),
@@ -319,49 +332,60 @@ fn check_built_book(out: &Path) -> Checked {
                 _ => {}
             }
             if !out.join(&path).is_file() {
-                checked.problems.push(format!(
-                    "{}: <{} {attribute}=\"{link}\">: the book has no {path}",
-                    place(tag.at),
-                    tag.name
-                ));
+                problems.push((tag.at, format!("{shown}: the book has no {path}")));
                 continue;
             }
             let fragment = fragment.filter(|f| !f.is_empty() && f != "top");
             if let (Some(fragment), true) = (fragment, path.ends_with(".html")) {
                 if !anchors_of(&path).is_some_and(|ids| ids.contains(&fragment)) {
-                    checked.problems.push(format!(
-                        "{}: <a href=\"{link}\">: {path} has no element with id \"{fragment}\"",
-                        place(tag.at)
+                    problems.push((
+                        tag.at,
+                        format!("{shown}: {path} has no element with id \"{fragment}\""),
                     ));
                 }
             }
         }
-        checked.problems.extend(leftovers(&page, &text, &tags));
+        // In the page's order, and each once (mdBook shows every figure
+        // twice: the picture, and its enlarged copy).
+        problems.sort();
+        let mut lines: Vec<String> = Vec::new();
+        for (at, problem) in problems {
+            let line = format!("{page}:{}: {problem}", html::line_of(&text, at));
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+        if copies(&page) {
+            echoed.extend(lines);
+        } else {
+            checked.problems.extend(lines);
+        }
+    }
+    if checked.problems.is_empty() {
+        checked.problems = echoed;
     }
     checked
 }
 
 /// What mdBook leaves in a page when a quote fails: the `{{#include}}`
 /// itself when its file is missing, an empty listing when its anchor is.
-fn leftovers(page: &str, text: &str, tags: &[html::Tag]) -> Vec<String> {
+/// Each with its byte offset in `text`.
+fn leftovers(text: &str, tags: &[html::Tag]) -> Vec<(usize, String)> {
     let mut problems = Vec::new();
     for (at, _) in text.match_indices("{{#") {
         let directive = &text[at..];
         let end = directive
             .find("}}")
             .map_or(directive.len().min(80), |e| e + 2);
-        problems.push(format!(
-            "{page}:{}: mdBook left `{}` unresolved",
-            html::line_of(text, at),
-            &directive[..end]
-        ));
+        let directive = &directive[..end];
+        problems.push((at, format!("mdBook left `{directive}` unresolved")));
     }
     for tag in tags.iter().filter(|t| t.name == "code") {
         let after = text[tag.at..].find('>').map(|end| tag.at + end + 1);
         if after.is_some_and(|after| text[after..].starts_with("</code>")) {
-            problems.push(format!(
-                "{page}:{}: an empty listing (an {{{{#include}}}} whose anchor does not exist?)",
-                html::line_of(text, tag.at)
+            problems.push((
+                tag.at,
+                "an empty listing (an {{#include}} whose anchor does not exist?)".to_string(),
             ));
         }
     }
@@ -460,10 +484,9 @@ fn try_in_browser(
             Err(e) => {
                 // The browser is stuck or gone: no use trying the rest.
                 verdicts.add(style, name, "", &[e]);
-                let rest = chapters[index + 1..].iter();
-                let problem = ["not tried: the browser failed on an earlier chapter".to_string()];
-                for chapter in rest {
-                    verdicts.add(style, chapter.trim_end_matches(".html"), "", &problem);
+                for chapter in &chapters[index + 1..] {
+                    let name = chapter.trim_end_matches(".html");
+                    verdicts.not_tried(style, name, "the browser failed on an earlier chapter");
                 }
                 break;
             }
@@ -531,6 +554,7 @@ const CHECK_IN_PAGE: &str = r#"(async () => {
     const r = i.getBoundingClientRect();
     return {
       src: i.getAttribute('src') || '',
+      url: i.currentSrc || i.src,
       loaded: i.complete && i.naturalWidth > 0,
       // Where it is on the page, for its own screenshot; none if hidden.
       box: r.width > 0 && r.height > 0
@@ -577,8 +601,20 @@ const CHECK_IN_PAGE: &str = r#"(async () => {
   return { figures, links, broken };
 })()"#;
 
+/// A figure of a chapter as the browser showed it.
+struct Figure {
+    /// As the page names it (`figures/02-zombie.svg`).
+    src: String,
+    /// As the browser resolved it, as the network events name it.
+    url: String,
+    loaded: bool,
+    /// Where it is on the page (`x`, `y`, `width`, `height`), if visible.
+    place: Option<Value>,
+}
+
 /// Loads `url` in the page of `session`, has it checked, takes its
-/// picture into `screenshot`, and says what it saw.
+/// picture into `screenshot` (and each figure's beside it), and says what
+/// it saw.
 fn visit(
     browser: &mut devtools::Browser,
     session: &str,
@@ -606,28 +642,23 @@ fn visit(
     // mdBook shows each figure twice (the picture, and a hidden enlarged
     // copy for a click): one figure, loaded if every copy is, and where
     // its visible copy is.
-    let mut figures: Vec<(String, bool, Option<Value>)> = Vec::new();
+    let mut figures: Vec<Figure> = Vec::new();
     for image in seen["figures"].as_array().into_iter().flatten() {
-        let src = image["src"].as_str().unwrap_or_default().to_string();
+        let text = |key: &str| image[key].as_str().unwrap_or_default().to_string();
         let loaded = image["loaded"].as_bool().unwrap_or(false);
-        let place = Some(image["box"].clone()).filter(|b| b.is_object());
-        match figures.iter_mut().find(|(s, _, _)| *s == src) {
-            Some((_, all_loaded, at)) => {
-                *all_loaded &= loaded;
-                if at.is_none() {
-                    *at = place;
-                }
+        let place = Some(image["box"].clone()).filter(Value::is_object);
+        match figures.iter_mut().find(|f| f.src == text("src")) {
+            Some(figure) => {
+                figure.loaded &= loaded;
+                figure.place = figure.place.take().or(place);
             }
-            None => figures.push((src, loaded, place)),
+            None => figures.push(Figure {
+                src: text("src"),
+                url: text("url"),
+                loaded,
+                place,
+            }),
         }
-    }
-    for (src, loaded, _) in &figures {
-        if !loaded {
-            problems.push(format!("figure {src} did not load"));
-        }
-    }
-    for broken in seen["broken"].as_array().into_iter().flatten() {
-        problems.push(broken.as_str().unwrap_or_default().to_string());
     }
 
     let metrics = browser.call(page, "Page.getLayoutMetrics", json!({}), PAGE_LIMIT)?;
@@ -641,8 +672,8 @@ fn visit(
     // Each figure on its own as well, readable at its size: a whole
     // chapter is too tall a picture to look at a figure in.
     let mut close_ups = 0;
-    for (index, (_, _, place)) in figures.iter().enumerate() {
-        let Some(place) = place else { continue };
+    for (index, figure) in figures.iter().enumerate() {
+        let Some(place) = &figure.place else { continue };
         let number = |key: &str| place[key].as_f64().unwrap_or(0.0);
         let x = (number("x") - MARGIN).max(0.0);
         let y = (number("y") - MARGIN).max(0.0);
@@ -658,10 +689,36 @@ fn visit(
         close_ups += 1;
     }
 
-    problems.extend(failures_seen(&browser.take_events()));
+    // A figure that did not load, with why if the network said; then the
+    // page's broken links, then whatever else failed to load.
+    let mut failures = failures_seen(&browser.take_events());
+    for figure in figures.iter().filter(|f| !f.loaded) {
+        let why: Vec<String> = failures
+            .iter()
+            .filter(|f| f.url.as_deref() == Some(figure.url.as_str()))
+            .map(|f| f.what.clone())
+            .collect();
+        failures.retain(|f| f.url.as_deref() != Some(figure.url.as_str()));
+        match why.first() {
+            Some(why) => problems.push(format!("figure {} did not load: {why}", figure.src)),
+            None => problems.push(format!("figure {} did not load", figure.src)),
+        }
+    }
+    for broken in seen["broken"].as_array().into_iter().flatten() {
+        problems.push(broken.as_str().unwrap_or_default().to_string());
+    }
+    for failure in failures {
+        let problem = match failure.url {
+            Some(url) => format!("{url}: {}", failure.what),
+            None => failure.what,
+        };
+        if !problems.contains(&problem) {
+            problems.push(problem);
+        }
+    }
     Ok(Visit {
         figures: figures.len(),
-        loaded: figures.iter().filter(|(_, loaded, _)| *loaded).count(),
+        loaded: figures.iter().filter(|f| f.loaded).count(),
         close_ups,
         links: seen["links"].as_u64().unwrap_or(0) as usize,
         screenshot: screenshot.to_path_buf(),
@@ -689,11 +746,19 @@ fn take_screenshot(
     fs::write(path, png).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Something that went wrong in the page, as the browser's events said.
+#[derive(Debug, PartialEq, Eq)]
+struct Failure {
+    /// The resource that failed, if one did.
+    url: Option<String>,
+    what: String,
+}
+
 /// What went wrong while a page loaded, from the browser's events: a
 /// resource answered with an error status or not at all, or a script
 /// threw. The check's own requests (`Fetch`) are left out: it reports
 /// its broken links itself.
-fn failures_seen(events: &[(String, Value)]) -> Vec<String> {
+fn failures_seen(events: &[(String, Value)]) -> Vec<Failure> {
     let mut urls = BTreeMap::new();
     let mut failures = Vec::new();
     for (method, params) in events {
@@ -707,18 +772,22 @@ fn failures_seen(events: &[(String, Value)]) -> Vec<String> {
             "Network.responseReceived" if params["type"] != "Fetch" => {
                 let status = params["response"]["status"].as_u64().unwrap_or(0);
                 if status >= 400 {
-                    failures.push(format!(
-                        "{} answered {status}",
-                        params["response"]["url"].as_str().unwrap_or_default()
-                    ));
+                    failures.push(Failure {
+                        url: params["response"]["url"].as_str().map(str::to_string),
+                        what: format!("the server answered {status}"),
+                    });
                 }
             }
             "Network.loadingFailed" if params["type"] != "Fetch" => {
                 let error = params["errorText"].as_str().unwrap_or_default();
                 // Aborted: a prefetch the next navigation cut short.
                 if params["canceled"] != true && error != "net::ERR_ABORTED" {
-                    let url = urls.get(&params["requestId"].to_string()).copied();
-                    failures.push(format!("{} failed: {error}", url.unwrap_or("a request")));
+                    failures.push(Failure {
+                        url: urls
+                            .get(&params["requestId"].to_string())
+                            .map(|u| u.to_string()),
+                        what: format!("it failed to load: {error}"),
+                    });
                 }
             }
             "Runtime.exceptionThrown" => {
@@ -727,10 +796,10 @@ fn failures_seen(events: &[(String, Value)]) -> Vec<String> {
                     .as_str()
                     .or(details["text"].as_str())
                     .unwrap_or("an exception");
-                failures.push(format!(
-                    "a script threw: {}",
-                    what.lines().next().unwrap_or(what)
-                ));
+                failures.push(Failure {
+                    url: None,
+                    what: format!("a script threw: {}", what.lines().next().unwrap_or(what)),
+                });
             }
             _ => {}
         }
@@ -769,6 +838,15 @@ impl Verdicts {
         }
     }
 
+    /// Prints `FAIL  name  not tried: why`.
+    fn not_tried(&mut self, style: &Style, name: &str, why: &str) {
+        self.failed += 1;
+        println!(
+            "{}  {name:<20} not tried: {why}",
+            style.paint(Color::Red, "FAIL")
+        );
+    }
+
     /// The last line, as `cargo xtask check` ends.
     fn print(&self, style: &Style) {
         let line = format!("{} passed, {} failed", self.passed, self.failed);
@@ -804,10 +882,20 @@ mod tests {
         let page = "<p>\n<pre><code class=\"language-rust\">{{#include ../x.rs}}</code></pre>\n\
                     <pre><code class=\"language-rust ignore\"></code></pre>\n\
                     <p><code>ok</code></p>";
-        let problems = leftovers("01.html", page, &html::tags(page));
+        let problems: Vec<(usize, String)> = leftovers(page, &html::tags(page))
+            .into_iter()
+            .map(|(at, problem)| (html::line_of(page, at), problem))
+            .collect();
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].starts_with("01.html:2: mdBook left `{{#include ../x.rs}}`"));
-        assert!(problems[1].starts_with("01.html:3: an empty listing"));
+        assert_eq!(
+            problems[0],
+            (
+                2,
+                "mdBook left `{{#include ../x.rs}}` unresolved".to_string()
+            )
+        );
+        assert_eq!(problems[1].0, 3);
+        assert!(problems[1].1.starts_with("an empty listing"));
     }
 
     #[test]
@@ -837,8 +925,14 @@ mod tests {
         assert_eq!(
             failures_seen(&events),
             [
-                "http://x/figures/a.svg answered 404",
-                "a script threw: TypeError: x"
+                Failure {
+                    url: Some("http://x/figures/a.svg".to_string()),
+                    what: "the server answered 404".to_string()
+                },
+                Failure {
+                    url: None,
+                    what: "a script threw: TypeError: x".to_string()
+                }
             ]
         );
     }

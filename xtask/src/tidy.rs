@@ -984,3 +984,29 @@ fn every_figure_is_shown_and_every_figure_shown_exists() {
     }
     assert_no_problems("figures missing or unused", &problems);
 }
+
+/// The mdBook that `cargo xtask book` asks for when none is installed is
+/// the one CI installs and the README tells readers to install: one
+/// version, named in [`crate::book::MDBOOK_VERSION`].
+#[test]
+fn one_mdbook_version_everywhere() {
+    let root = workspace_root();
+    let version = crate::book::MDBOOK_VERSION;
+    let mut problems = Vec::new();
+    for (file, wanted) in [
+        (".ci/run", format!("cargo_install mdbook {version}\n")),
+        (
+            "README.md",
+            format!("cargo install mdbook --locked --version {version} "),
+        ),
+        (
+            "xtask/src/flags.rs",
+            format!("cargo install mdbook --locked --version {version}`"),
+        ),
+    ] {
+        if !read(&root.join(file)).contains(&wanted) {
+            problems.push(format!("{file}: no `{}`", wanted.trim_end()));
+        }
+    }
+    assert_no_problems("mdBook versions that disagree", &problems);
+}

@@ -21,7 +21,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lesson_testing::supervisor::Supervised;
+use lesson_testing::supervisor::{self, Supervised};
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use serde_json::{json, Value};
 
@@ -110,6 +110,14 @@ impl Browser {
             .args(FLAGS)
             .arg(format!("--user-data-dir={}", profile.0.display()))
             .arg("about:blank")
+            // Its home and temporary directory too: what it keeps beside
+            // the profile (crash reports, dconf's cache, its certificate
+            // store, its singleton socket) goes there, not into the user's
+            // ~/.config, ~/.cache or /tmp, and goes with the profile.
+            .env("HOME", &profile.0)
+            .env("XDG_CONFIG_HOME", profile.0.join(".config"))
+            .env("XDG_CACHE_HOME", profile.0.join(".cache"))
+            .env("TMPDIR", &profile.0)
             .stdin(Stdio::null());
         let process = Supervised::start(&mut command)
             .map_err(|e| format!("cannot start {}: {e}", chromium.display()))?;
@@ -153,9 +161,13 @@ impl Browser {
         }
         let mut bytes = message.to_string().into_bytes();
         bytes.push(0);
-        self.commands
-            .write_all(&bytes)
-            .map_err(|e| format!("{method}: the browser no longer reads its pipe: {e}"))?;
+        if let Err(e) = self.commands.write_all(&bytes) {
+            let ended = self.ending();
+            return Err(format!(
+                "{method}: the browser no longer reads its pipe ({e}; {ended}){}",
+                self.said()
+            ));
+        }
         let deadline = Instant::now() + limit;
         loop {
             let message = self.next_message(deadline, method)?;
@@ -233,7 +245,7 @@ impl Browser {
                 Ok(message) => return Ok(message),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    let ended = self.process.ending().unwrap_or_default();
+                    let ended = self.ending();
                     return Err(format!(
                         "{waiting_for}: the browser closed its pipe ({ended}){}",
                         self.said()
@@ -243,15 +255,34 @@ impl Browser {
         }
     }
 
-    /// What the browser wrote on stderr, for a message: it says why it
-    /// would not start or answer.
+    /// How the browser ended, once its pipe is closed: it closes its
+    /// descriptors a moment before its parent can see it exit.
+    fn ending(&mut self) -> String {
+        self.process.wait_for_exit(Duration::from_secs(2));
+        self.process
+            .ending()
+            .unwrap_or_else(|| "it still runs".to_string())
+    }
+
+    /// The last lines the browser wrote on stderr, for a message: they
+    /// say why it would not start or answer. Its complaints about D-Bus,
+    /// which it makes at every start on a machine without a system bus,
+    /// are left out.
     fn said(&self) -> String {
-        let stderr = self.process.stderr().shown();
-        if stderr.trim().is_empty() {
-            String::new()
-        } else {
-            format!("; it wrote:\n{stderr}")
+        const LAST: usize = 8;
+        let stderr = String::from_utf8_lossy(&self.process.stderr().bytes()).into_owned();
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|line| !line.contains("dbus") && !line.trim().is_empty())
+            .collect();
+        if lines.is_empty() {
+            return String::new();
         }
+        let last: Vec<String> = lines[lines.len().saturating_sub(LAST)..]
+            .iter()
+            .map(|line| supervisor::cut_for_a_message(line))
+            .collect();
+        format!("; its last words on stderr:\n{}", last.join("\n"))
     }
 
     /// Asks the browser to close and waits a little for it; the drop kills
