@@ -13,7 +13,8 @@
 //!    itself checks that every image loaded (complete, with a width) and
 //!    every relative link answers and leads to an element with its
 //!    fragment's id; nothing the page loads may fail, and none of its
-//!    scripts may throw. A screenshot of the whole page is saved.
+//!    scripts may throw. A screenshot of the whole page is saved, and one
+//!    of each figure, readable at its size.
 //!
 //! One line per chapter, and `N passed, N failed` (the build counts as
 //! one); the exit status is 1 when anything failed.
@@ -99,8 +100,7 @@ pub fn run(_flags: flags::Book) -> ExitCode {
             return ExitCode::from(term::EXIT_INTERRUPTED);
         }
         Err(e) => {
-            println!("{}  build  {e}", style.paint(Color::Red, "FAIL"));
-            verdicts.failed += 1;
+            verdicts.add(&style, "build", "", &[e]);
             verdicts.print(&style);
             return ExitCode::FAILURE;
         }
@@ -113,7 +113,7 @@ pub fn run(_flags: flags::Book) -> ExitCode {
         &style,
         "build",
         &format!(
-            "{mdbook}: {} pages, {} links and {} images resolve in the HTML, {}",
+            "{mdbook}: {} pages, {} links and {} images checked in the HTML, {}",
             checked.pages,
             checked.links,
             checked.images,
@@ -144,7 +144,7 @@ pub fn run(_flags: flags::Book) -> ExitCode {
         &style,
     ) {
         Ok(totals) => println!(
-            "book: {} chapters, {} figures loaded, {} links followed, screenshots in {} ({:.1} s)",
+            "book: {} chapters, {} figures loaded, {} links checked, screenshots in {} ({:.1} s)",
             chapters.len(),
             totals.figures,
             totals.links,

@@ -50,7 +50,7 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 
 /// A running headless Chromium and its end of the pipes.
 pub struct Browser {
-    /// Declared first, so dropped first: the browser is dead before its
+    /// Killed first (see `drop`), so the browser is dead before its
     /// profile directory is removed.
     process: Supervised,
     /// What we write to; the browser reads it on its descriptor 3.
@@ -62,6 +62,18 @@ pub struct Browser {
     next_id: u64,
     pub version: String,
     _profile: Profile,
+}
+
+impl Drop for Browser {
+    /// Kills the browser's process group, then what left it: Chromium's
+    /// crash handlers run in groups of their own, and once their parent
+    /// is gone they are children of this process (the child subreaper),
+    /// which starts no other program while the browser runs. Then the
+    /// fields go, the profile last.
+    fn drop(&mut self) {
+        self.process.finish();
+        supervisor::kill_orphans();
+    }
 }
 
 /// A fresh, empty `--user-data-dir`, removed when dropped.
