@@ -369,7 +369,8 @@ fn check_built_book(out: &Path, chapters: &[String]) -> Checked {
 
 /// What mdBook leaves in a page when a quote fails: the `{{#include}}`
 /// itself when its file is missing, an empty listing when its anchor is.
-/// Each with its byte offset in `text`.
+/// Each with its byte offset in `text`. (No chapter shows the directive
+/// as text; one that did would have to write its braces as `&#123;`.)
 fn leftovers(text: &str, tags: &[html::Tag]) -> Vec<(usize, String)> {
     let mut problems = Vec::new();
     for (at, _) in text.match_indices("{{#") {
