@@ -26,6 +26,7 @@ pub enum Subcommand {
     Workbook(Workbook),
     Progress(Progress),
     Watch(Watch),
+    Book(Book),
 }
 
 /// Run the lessons' end-to-end checks; print a verdict per check.
@@ -223,3 +224,23 @@ pub struct Watch {
     #[argh(positional, arg_name = "LESSON")]
     pub lesson: String,
 }
+/// Build the book with mdBook and read each chapter in headless Chromium.
+#[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "book",
+    note = "Builds docs/ with `mdbook build` into target/book and fails on anything mdBook \
+warns about, and on any page of the built HTML whose links, images, stylesheets or scripts \
+name a file the book lacks, whose links point at an id their page lacks, or where an \
+{{{{#include}}}} was left unresolved or quoted nothing. Then it serves the book on 127.0.0.1 and \
+opens each chapter of its table of contents in headless Chromium, where the page checks \
+that every image loaded and every relative link answers and leads to its fragment's id, and \
+that nothing the page loads fails nor any script throws; a screenshot of each chapter, and \
+of each of its figures, goes to target/book-screenshots/. One line per chapter; the last \
+line is `N passed, N failed`, the build counting as one. Every wait is bounded, and the \
+browser is killed at the end, also on an error or Ctrl-C. \
+Needs mdbook (`cargo install mdbook --locked --version 0.5.4`) and chromium \
+(`apt-get install chromium`).",
+    error_code(1, "a problem in the book, or mdbook or chromium missing or failing")
+)]
+pub struct Book {}

@@ -7,7 +7,8 @@
 //! work, for class), [`exercises`] (prove the book's exercises), [`stress`]
 //! (prove the checks stable), [`bench`] (build and run the bench),
 //! [`workbook`] (a student's own crate per lesson, from the lesson's
-//! [`starter`]), [`watch`] (`watch` and `progress`, the workbook's guides).
+//! [`starter`]), [`watch`] (`watch` and `progress`, the workbook's guides),
+//! [`book`] (build the book and read each chapter in headless Chromium).
 //!
 //! What they share: [`lessons`] (the one lesson registry), [`runner`] (the
 //! one test runner), [`causes`] (one cause, one message), [`sandbox`] (the namespaces a lesson's checks run
@@ -19,6 +20,7 @@
 //! rules, checked by `cargo test -p xtask`.
 
 pub mod bench;
+pub mod book;
 pub mod causes;
 pub mod check;
 pub mod checks_source;

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Subcommand::Workbook(flags) => xtask::workbook::run(flags),
         Subcommand::Progress(flags) => xtask::watch::progress(flags),
         Subcommand::Watch(flags) => xtask::watch::watch(flags),
+        Subcommand::Book(flags) => xtask::book::run(flags),
     }
 }
 

@@ -786,8 +786,8 @@ fn fits(pattern: &str, path: &str) -> bool {
 /// Every file of the tree has a place in the layout above (after
 /// rustlings' `check_unexpected_files`): no `.orig` or `.rej` left by a
 /// patch, no note left for a colleague, no scratch output. Build output
-/// (`target/`, `docs/book/`) and hidden directories but `.cargo` and
-/// `.ci` are not the tree's.
+/// (`target/`, `docs/book/`), hidden directories but `.cargo` and `.ci`,
+/// and `.git` (a file in a `git worktree`) are not the tree's.
 #[test]
 fn no_unexpected_files() {
     let root = workspace_root();
@@ -817,7 +817,7 @@ fn no_unexpected_files() {
                 if !hidden && !outside.contains(&relative.as_str()) && name != "target" {
                     pending.push(path);
                 }
-            } else if !EXPECTED_FILES.iter().any(|p| fits(p, &relative)) {
+            } else if relative != ".git" && !EXPECTED_FILES.iter().any(|p| fits(p, &relative)) {
                 problems.push(format!(
                     "{relative}: the layout has no place for it (see EXPECTED_FILES in \
                      xtask/src/tidy.rs, and ARCHITECTURE.md)"
@@ -990,4 +990,30 @@ fn every_figure_is_shown_and_every_figure_shown_exists() {
         }
     }
     assert_no_problems("figures missing or unused", &problems);
+}
+
+/// The mdBook that `cargo xtask book` asks for when none is installed is
+/// the one CI installs and the README tells readers to install: one
+/// version, named in [`crate::book::MDBOOK_VERSION`].
+#[test]
+fn one_mdbook_version_everywhere() {
+    let root = workspace_root();
+    let version = crate::book::MDBOOK_VERSION;
+    let mut problems = Vec::new();
+    for (file, wanted) in [
+        (".ci/run", format!("cargo_install mdbook {version}\n")),
+        (
+            "README.md",
+            format!("cargo install mdbook --locked --version {version} "),
+        ),
+        (
+            "xtask/src/flags.rs",
+            format!("cargo install mdbook --locked --version {version}`"),
+        ),
+    ] {
+        if !read(&root.join(file)).contains(&wanted) {
+            problems.push(format!("{file}: no `{}`", wanted.trim_end()));
+        }
+    }
+    assert_no_problems("mdBook versions that disagree", &problems);
 }
