@@ -295,6 +295,18 @@ fn sock_diag_dump(family: u8, states: u32, found: &mut Vec<TcpSocket>) -> std::i
     }
 }
 
+/// The processor time `pid` has used so far, in user and kernel mode
+/// (`utime` and `stime` of `/proc/PID/stat`); `None` once it has exited.
+/// Its children's time is not counted.
+pub fn processor_time(pid: i32) -> Option<std::time::Duration> {
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    let ticks = stat.utime + stat.stime;
+    let per_second = procfs::ticks_per_second().max(1);
+    Some(std::time::Duration::from_nanos(
+        ticks.saturating_mul(1_000_000_000) / per_second,
+    ))
+}
+
 /// The most memory `pid` has had resident at once, in KiB (`VmHWM` in
 /// `/proc/PID/status`, the peak of `VmRSS`): what a server cost in memory
 /// under load. `None` once it has exited.
