@@ -331,8 +331,12 @@ fn a_line_of_many_megabytes_still_gets_the_reply() {
 /// Read: "Step 4: `accept()` in a loop"
 #[test]
 fn failed_accepts_do_not_end_the_server() {
-    let mut server =
-        accepting::start_with_injected_accept_failures(&server_bin(), &["0"], Transport::Tcp);
+    let mut server = accepting::start_with_injected_accept_failures(
+        &server_bin(),
+        &["0"],
+        Transport::Tcp,
+        accepting::INJECTED,
+    );
     accepting::assert_injected_accept_failures_survived(&mut server);
 }
 

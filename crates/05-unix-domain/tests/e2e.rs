@@ -767,6 +767,7 @@ fn failed_accepts_do_not_end_the_server() {
         &server_bin(),
         &[&path],
         Transport::Unix(path.clone()),
+        accepting::INJECTED,
     );
     accepting::assert_injected_accept_failures_survived(&mut server);
 }

@@ -37,6 +37,11 @@ use crate::{procfs, Address, Server, Transport, WAIT};
 /// last, since it is the only one that needs a client.
 pub const INJECTED: &str = "EINTR,EMFILE,ENFILE,ENOBUFS,ENOMEM,ECONNABORTED";
 
+/// [`INJECTED`] without `EINTR`, for a server whose signal handler asks
+/// the kernel to restart an interrupted `accept()` (`SA_RESTART`, lesson
+/// 03): it never sees that failure, and its checks send real signals.
+pub const INJECTED_BUT_EINTR: &str = "EMFILE,ENFILE,ENOBUFS,ENOMEM,ECONNABORTED";
+
 /// How long the server's processor time is measured while it is out of
 /// descriptors. Not spinning is a rate, so it takes an interval: this
 /// one is the measurement, not a wait for anything to happen.
@@ -48,22 +53,24 @@ pub const MEASURED_FOR: Duration = Duration::from_secs(1);
 /// given, which even on a loaded machine is several times this.
 pub const MOST_PROCESSOR_TIME: Duration = Duration::from_millis(100);
 
-/// Starts `bin args...` with the fault library preloaded and [`INJECTED`]
-/// listed for its `accept()` calls.
+/// Starts `bin args...` with the fault library preloaded and `failures`
+/// ([`INJECTED`], say) listed for its `accept()` calls, in order.
 pub fn start_with_injected_accept_failures<S: AsRef<OsStr>>(
     bin: &Path,
     args: &[S],
     transport: Transport,
+    failures: &str,
 ) -> Server {
     let mut command = Command::new(bin);
-    command.args(args).env(faults::ACCEPT_FAULTS, INJECTED);
+    command.args(args).env(faults::ACCEPT_FAULTS, failures);
     faults::preload(&mut command);
     Server::start_command(command, transport)
 }
 
 /// The server started by [`start_with_injected_accept_failures`] has met
-/// every failure of [`INJECTED`] and is still serving: the connection its
-/// `accept()` was told was aborted gets nothing, the next one the reply.
+/// every failure listed, ending with `ECONNABORTED`, and is still serving:
+/// the connection its `accept()` was told was aborted gets nothing, the
+/// next one the reply.
 pub fn assert_injected_accept_failures_survived(server: &mut Server) {
     // The failures before ECONNABORTED come at once, from the calls the
     // server makes as soon as it listens; this connection meets the last:
@@ -86,7 +93,8 @@ pub fn assert_injected_accept_failures_survived(server: &mut Server) {
     assert_eq!(
         served,
         REPLY,
-        "after accept() failed with {INJECTED}, one by one, the next client got no reply: {}",
+        "after accept() failed as injected, once with each errno, the next client got no \
+         reply: {}",
         state(server)
     );
     assert!(
