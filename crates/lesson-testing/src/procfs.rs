@@ -60,10 +60,20 @@ pub fn children_of(parent: i32) -> Vec<Process> {
     children
 }
 
-/// How many descriptors `pid` has open (the entries of `/proc/PID/fd`).
+/// How many descriptors `pid` has open: the entries of `/proc/PID/fd`,
+/// counted one by one.
+///
+/// Not `fd_count()`'s fast path, the size that `stat()` reports for the
+/// directory since Linux 6.2: that is the number of descriptor numbers
+/// taken, and a call that creates a descriptor takes its number before it
+/// waits. A server blocked in `accept()` has one more number taken than
+/// descriptors open, one that is idle between two `accept()`s does not,
+/// and a count that depended on that moment made a check fail now and
+/// then. The entries show only descriptors that are really open.
 pub fn open_descriptors(pid: i32) -> usize {
     procfs::process::Process::new(pid)
-        .and_then(|p| p.fd_count())
+        .and_then(|p| p.fd())
+        .map(|entries| entries.count())
         .unwrap_or(0)
 }
 
