@@ -744,6 +744,7 @@ const EXPECTED_FILES: &[&str] = &[
     "c/*.c",
     "c/*.h",
     "crates/*/Cargo.toml",
+    "crates/*/build.rs",
     "crates/*/src/**.rs",
     "crates/*/tests/*.rs",
     "crates/*/exercises.toml",

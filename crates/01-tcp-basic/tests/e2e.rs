@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use lesson_testing::run::predicate;
 use lesson_testing::stream::{exchange, read_line, PROMPT};
-use lesson_testing::tcp::fake_server;
+use lesson_testing::tcp::{self, fake_server};
 use lesson_testing::{binary, client, rules, Interactive, Server, Transport, WAIT};
 use nix::sys::signal::Signal;
 
@@ -64,14 +64,19 @@ fn client_and_server_exchange_one_message() {
     assert_eq!(server.stdout_bytes(), b"Here is the message: hello\n");
 }
 
-/// `localhost` works as HOST, whichever of ::1 and 127.0.0.1 the resolver
-/// returns first (the server listens on IPv4 only).
+/// `localhost` works as HOST. The server listens on IPv4 only, and the
+/// resolver may list `::1` first, second or not at all, so the check
+/// relays `[::1]` to the server: whatever the order, the first address
+/// leads to it. This checks the name; trying the next address when one
+/// refuses is `client_tries_every_address_in_turn`'s business, on a name
+/// whose addresses do not depend on the machine.
 ///
 /// Rule: 01: HOST is a name or an address literal, resolved by the system resolver
 /// Read: "From gethostbyname to getaddrinfo"
 #[test]
 fn client_reaches_the_server_through_localhost() {
     let server = start_server();
+    let _relay = tcp::relay_from_ipv6_loopback(server.port());
     client(&client_bin())
         .args(["localhost", &server.port().to_string()])
         .write_stdin("via localhost\n")
@@ -82,6 +87,44 @@ fn client_reaches_the_server_through_localhost() {
         server.wait_for_stdout_lines(1),
         ["Here is the message: via localhost"]
     );
+}
+
+/// A host with two addresses, the first refusing (127.0.0.2, where
+/// nothing listens) and the second answering (127.0.0.1): the client is
+/// refused at the first and connects to the second. The name is one that
+/// only a library the check preloads resolves, so the check is the same on
+/// every machine, whatever its resolver makes of `localhost`.
+///
+/// Rule: 01: HOST's addresses are tried in the resolver's order until one connects
+/// Read: "Connecting"
+#[test]
+fn client_tries_every_address_in_turn() {
+    rules::assert_every_address_tried(&client_bin());
+}
+
+/// A reply that arrives in two pieces, the second only after the client
+/// has read the first, is printed whole: the client reads until the
+/// server closes the connection, not once.
+///
+/// Rule: 01: the client reads the reply until the server closes the connection (a stream may deliver it in pieces)
+/// Read: "Reading the reply"
+#[test]
+fn client_reads_the_reply_until_the_server_closes() {
+    rules::assert_reply_read_until_closed(&client_bin(), None);
+}
+
+/// A line of many megabytes (20 MB, or more than this machine's socket
+/// buffers can hold): the server reads 255 bytes, answers and closes with
+/// the rest unread, so the client's write fails; the client still prints
+/// the reply and exits 0, and the server exits too.
+///
+/// Rule: 01: a line longer than 255 bytes makes neither side crash or hang: the client still prints the reply and exits 0 (the server closes with input unread, so the client may see a reset)
+/// Read: "Sending"
+#[test]
+fn a_line_of_many_megabytes_still_gets_the_reply() {
+    let mut server = start_server();
+    rules::assert_huge_line_still_answered(&client_bin(), &server);
+    assert!(server.wait_for_exit(WAIT).is_some(), "the server exits");
 }
 
 /// On the wire, the server answers with exactly the 18 bytes

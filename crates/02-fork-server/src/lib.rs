@@ -111,7 +111,7 @@ pub fn serve_forever(listener: Socket) -> ! {
                 continue;
             }
             Err(e) => {
-                accept_failed(&e);
+                accept_failed(e).or_die("ERROR on accept");
                 continue;
             }
         };
@@ -192,9 +192,10 @@ pub fn serve_forever(listener: Socket) -> ! {
 
 // ANCHOR: accept_failed
 /// What the loop does after any other failed `accept()`, by `errno`. It
-/// returns when calling `accept()` again makes sense, and ends the server
-/// when it does not.
-fn accept_failed(failure: &io::Error) {
+/// returns `Ok` when calling `accept()` again makes sense (after a pause,
+/// for a shortage), and gives the failure back when it does not: the
+/// caller then ends the server. Lesson 05's server asks it too.
+pub fn accept_failed(failure: io::Error) -> io::Result<()> {
     match failure.raw_os_error() {
         // Linux's accept() reports an error that the new connection met
         // on the network, before we took it, as an error of accept()
@@ -209,7 +210,7 @@ fn accept_failed(failure: &io::Error) {
             | libc::EHOSTUNREACH
             | libc::EOPNOTSUPP
             | libc::ENETUNREACH,
-        ) => {}
+        ) => Ok(()),
         // Out of descriptors (EMFILE: this process; ENFILE: the whole
         // system) or of memory (ENOBUFS, ENOMEM). The shortage may pass,
         // so the server must not die of it. But an immediate retry would
@@ -219,10 +220,11 @@ fn accept_failed(failure: &io::Error) {
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
             stderr_line(&format!("ERROR on accept: {failure}"));
             thread::sleep(SHORTAGE_PAUSE);
+            Ok(())
         }
         // EBADF, ENOTSOCK, EINVAL, EFAULT: the listening socket or our
         // call is wrong, and every retry would fail the same way.
-        _ => error("ERROR on accept", failure),
+        _ => Err(failure),
     }
 }
 

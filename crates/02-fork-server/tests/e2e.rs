@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lesson_testing::accepting;
 use lesson_testing::forking::{self, burst_answered, numbered, printed};
 use lesson_testing::stream::{exchange, REPLY};
 use lesson_testing::{binary, rules, wait_until, Server, Transport, WAIT};
@@ -290,4 +291,74 @@ fn children_do_not_keep_the_listening_socket() {
 #[test]
 fn nothing_but_zombies_remain_once_the_clients_are_done() {
     forking::nothing_but_zombies_remain(&start_server(), &client_bin());
+}
+
+/// The client is lesson 01's: given a host with two addresses, the first
+/// refusing, it connects to the second. The name is one that only a
+/// library the check preloads resolves, so the check is the same on every
+/// machine.
+///
+/// Rule: 01 (the client is 01's): HOST's addresses are tried in the resolver's order until one connects
+/// Read: "Lesson 02: One process per connection"
+#[test]
+fn client_tries_every_address_in_turn() {
+    rules::assert_every_address_tried(&client_bin());
+}
+
+/// The client is lesson 01's: a reply that arrives in two pieces, the
+/// second only after the client has read the first, is printed whole.
+///
+/// Rule: 01 (the client is 01's): the client reads the reply until the server closes the connection (a stream may deliver it in pieces)
+/// Read: "Lesson 02: One process per connection"
+#[test]
+fn client_reads_the_reply_until_the_server_closes() {
+    rules::assert_reply_read_until_closed(&client_bin(), None);
+}
+
+/// A line of many megabytes (20 MB, or more than this machine's socket
+/// buffers hold): the child reads 255 bytes, answers and exits with the
+/// rest unread, so the client's write fails; the client still prints the
+/// reply and exits 0, and the server goes on.
+///
+/// Rule: 01 (served as in 01): a line longer than 255 bytes makes neither side crash or hang: the client still prints the reply and exits 0
+/// Read: "`dostuff`: the service itself"
+#[test]
+fn a_line_of_many_megabytes_still_gets_the_reply() {
+    let mut server = start_server();
+    rules::assert_huge_line_still_answered(&client_bin(), &server);
+    assert!(
+        server.wait_for_exit(Duration::ZERO).is_none(),
+        "the server must keep running"
+    );
+}
+
+/// `accept()` fails, one call after another, with each error that
+/// concerns one connection or a passing shortage: EINTR, EMFILE, ENFILE,
+/// ENOBUFS, ENOMEM (injected by a library the check preloads), then
+/// ECONNABORTED for a connection that is dropped before it is accepted.
+/// The server survives them all and serves the next client.
+///
+/// Rule: 02: `accept()` errors that concern one connection or a passing shortage (EINTR, ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM) never end the server
+/// Read: "Step 4: `accept()` in a loop"
+#[test]
+fn failed_accepts_do_not_end_the_server() {
+    let mut server = accepting::start_with_injected_accept_failures(
+        &server_bin(),
+        &["0"],
+        Transport::Tcp,
+        accepting::INJECTED,
+    );
+    accepting::assert_injected_accept_failures_survived(&mut server);
+}
+
+/// Out of descriptors for real: the server's limit is lowered from
+/// outside so that `accept()` fails with EMFILE. Meanwhile it keeps
+/// running and pauses between attempts (its processor time is measured);
+/// once the limit is back, the clients that waited are served.
+///
+/// Rule: 02: on a passing shortage (EMFILE) the server retries, pausing briefly, not spinning, and serves the waiting clients once it can
+/// Read: "Step 4: `accept()` in a loop"
+#[test]
+fn running_out_of_descriptors_pauses_the_server_until_one_is_free() {
+    accepting::assert_out_of_descriptors_pauses_then_serves(&mut start_server());
 }

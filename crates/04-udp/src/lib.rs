@@ -17,6 +17,7 @@
 use std::io::{self, ErrorKind};
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::num::IntErrorKind;
 use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
@@ -73,23 +74,66 @@ pub fn datagram_line(received: &[u8], length: usize) -> String {
 }
 // ANCHOR_END: line
 
-/// The longest wait we honour. `--timeout 1e300` is a valid number of
-/// seconds, but a deadline that far away would overflow the clock; nobody
-/// can tell a century from forever.
-const LONGEST_WAIT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
-
 // ANCHOR: timeout
-/// `--timeout SECS` as a duration: a finite number of seconds above 0,
-/// fractions allowed (`0.2`). `None` for anything else (0, negative,
-/// `inf`, `NaN`), which the client reports as a usage error.
-pub fn timeout_from_secs(seconds: f64) -> Option<Duration> {
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return None;
+/// `--timeout`: how long the client waits for each answer, by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The longest `--timeout` the client accepts: a minute. A datagram that
+/// has not come back by then is lost, and the book promises a bounded
+/// wait: with `--retries` at most [`MAX_RETRIES`], the client gives up
+/// within about 101 minutes, not a century after `--timeout 1e20`.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `--retries`: how many times the client sends its line again, by
+/// default, and at most.
+pub const DEFAULT_RETRIES: u32 = 3;
+pub const MAX_RETRIES: u32 = 100;
+
+/// What `udp-client --help` prints after its usage line: the options,
+/// their allowed values and their defaults (a unit test keeps the numbers
+/// in step with the constants above).
+pub const CLIENT_HELP: &str = "\
+Sends one line from stdin to the datagram server at HOST PORT, as one
+datagram, and prints the datagram it answers with.
+
+options:
+  --timeout SECS  how long to wait for the answer before sending the line
+                  again: seconds above 0 and at most 60, fractions allowed
+                  (0.2); default 1
+  --retries N     how many times to send it again before giving up with
+                  `no reply`: a whole number from 0 to 100; default 3";
+
+/// `--timeout SECS` as a duration: a number of seconds above 0 and at
+/// most [`MAX_TIMEOUT`], fractions allowed (`0.2`). Anything else (`abc`,
+/// 0, negative, over a minute, `inf`, `NaN`) is refused with the reason,
+/// which the client reports as a usage error.
+pub fn timeout_from(given: &str) -> Result<Duration, String> {
+    let most = MAX_TIMEOUT.as_secs();
+    let expected = || format!("expected a number of seconds above 0, at most {most}");
+    let seconds: f64 = given.parse().map_err(|_| expected())?;
+    if seconds > MAX_TIMEOUT.as_secs_f64() {
+        return Err(format!("too long a wait, at most {most} seconds"));
     }
-    let wait = Duration::try_from_secs_f64(seconds).unwrap_or(LONGEST_WAIT);
+    // NaN compares false to everything, so it is refused by name.
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Err(expected());
+    }
     // A wait too short to express in the kernel's microseconds would be
     // rounded to 0, which SO_RCVTIMEO reads as "wait forever".
-    Some(wait.clamp(Duration::from_micros(1), LONGEST_WAIT))
+    Ok(Duration::from_secs_f64(seconds).max(Duration::from_micros(1)))
+}
+
+/// `--retries N` as a number: a whole number from 0 to [`MAX_RETRIES`].
+/// One that is too large says so, and what the largest is.
+pub fn retries_from(given: &str) -> Result<u32, String> {
+    match given.parse::<u32>() {
+        Ok(retries) if retries <= MAX_RETRIES => Ok(retries),
+        Ok(_) => Err(format!("too large, at most {MAX_RETRIES}")),
+        Err(e) if *e.kind() == IntErrorKind::PosOverflow => {
+            Err(format!("too large, at most {MAX_RETRIES}"))
+        }
+        Err(_) => Err(format!("expected a whole number from 0 to {MAX_RETRIES}")),
+    }
 }
 // ANCHOR_END: timeout
 
@@ -209,13 +253,62 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_are_positive_finite_seconds() {
-        assert_eq!(timeout_from_secs(1.0), Some(Duration::from_secs(1)));
-        assert_eq!(timeout_from_secs(0.2), Some(Duration::from_millis(200)));
-        assert_eq!(timeout_from_secs(1e-12), Some(Duration::from_micros(1)));
-        assert_eq!(timeout_from_secs(1e300), Some(LONGEST_WAIT));
-        for bad in [0.0, -0.0, -1.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
-            assert_eq!(timeout_from_secs(bad), None, "{bad}");
+    fn timeouts_are_seconds_above_zero_up_to_a_minute() {
+        assert_eq!(timeout_from("1"), Ok(Duration::from_secs(1)));
+        assert_eq!(timeout_from("0.2"), Ok(Duration::from_millis(200)));
+        assert_eq!(timeout_from("1e-12"), Ok(Duration::from_micros(1)));
+        assert_eq!(timeout_from("60"), Ok(MAX_TIMEOUT));
+        for absurd in ["60.001", "1e20", "1e300", "inf"] {
+            assert_eq!(
+                timeout_from(absurd),
+                Err("too long a wait, at most 60 seconds".to_string()),
+                "{absurd}"
+            );
         }
+        for bad in ["0", "-0", "-1", "-inf", "NaN", "abc", "", "1s"] {
+            assert_eq!(
+                timeout_from(bad),
+                Err("expected a number of seconds above 0, at most 60".to_string()),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn retries_are_whole_numbers_up_to_a_hundred() {
+        assert_eq!(retries_from("0"), Ok(0));
+        assert_eq!(retries_from("3"), Ok(3));
+        assert_eq!(retries_from("100"), Ok(MAX_RETRIES));
+        for large in ["101", "4294967295", "99999999999"] {
+            assert_eq!(
+                retries_from(large),
+                Err("too large, at most 100".to_string()),
+                "{large}"
+            );
+        }
+        for bad in ["-1", "1.5", "abc", "", "two"] {
+            assert_eq!(
+                retries_from(bad),
+                Err("expected a whole number from 0 to 100".to_string()),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_help_tells_the_limits_and_defaults_the_client_applies() {
+        let help = CLIENT_HELP.split_whitespace().collect::<Vec<_>>().join(" ");
+        for promised in [
+            format!("at most {}, fractions allowed", MAX_TIMEOUT.as_secs()),
+            format!("default {}", DEFAULT_TIMEOUT.as_secs()),
+            format!("from 0 to {}; default {DEFAULT_RETRIES}", MAX_RETRIES),
+        ] {
+            assert!(help.contains(&promised), "{promised:?} is not in: {help}");
+        }
+        assert_eq!(
+            DEFAULT_TIMEOUT.subsec_nanos(),
+            0,
+            "the help shows whole seconds"
+        );
     }
 }

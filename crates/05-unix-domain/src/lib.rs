@@ -40,6 +40,18 @@ const MESSAGE_LIMIT: usize = 255;
 /// The answer every client gets: the 18 bytes of lesson 01.
 pub const REPLY: &[u8] = b"I got your message";
 
+/// What `unix-server --help` prints after its usage line.
+pub const SERVER_HELP: &str = "\
+Serves lesson 01's exchange on a Unix-domain stream socket at PATH, one
+client after another, until SIGINT or SIGTERM, which remove its socket
+file. A socket file that no socket is bound to any more is reused; a live
+socket's, or any other file, is left alone.
+
+options:
+  --show-peer  name each client on stderr, as the kernel recorded it when
+               the client connected (SO_PEERCRED):
+               `connection from pid PID, uid UID`";
+
 // ANCHOR: peer
 /// Prints who connected, as the kernel recorded it when the client called
 /// `connect()`: `connection from pid 1234, uid 1000`.

@@ -10,10 +10,11 @@
 //! So this module does three things:
 //!
 //! - [`bind_or_reclaim`]: when the path is taken, look before touching it.
-//!   A socket nobody listens on (left by a crash) is removed and the bind
-//!   retried; a live server's socket, or anything that is not a socket at
-//!   all, is left alone and the server exits 1. It removes nothing but a
-//!   dead socket.
+//!   A socket file that no socket is bound to any more (left by a crash)
+//!   is removed and the bind retried; a live socket's file (listening or
+//!   not, stream or datagram), or anything that is not a socket at all, is
+//!   left alone and the server exits 1. It removes nothing but a dead
+//!   socket's file.
 //! - [`hold_stop_signals`] and [`remove_on_stop`]: on SIGINT or SIGTERM,
 //!   remove the file we created and exit 0, from a signal handler that
 //!   makes only async-signal-safe calls.
@@ -47,13 +48,13 @@ use socket2::{Domain, SockAddr, Socket, Type};
 ///
 /// Something exists at PATH. It is removed only when all of this holds:
 /// it is a socket (`lstat`, which does not follow a symbolic link), and
-/// no process has a socket bound to it ([`nobody_listens`]). Anything else
-/// ends the server with exit status 1 and leaves PATH as it was.
+/// no process has a socket bound to it any more ([`is_stale`]). Anything
+/// else ends the server with exit status 1 and leaves PATH as it was.
 pub fn bind_or_reclaim(listener: &Socket, path: &Path, address: &SockAddr) {
     let taken = match listener.bind(address) {
         Ok(()) => return,
         Err(e) if e.kind() == ErrorKind::AddrInUse => e,
-        Err(e) => error("ERROR on binding", &e),
+        Err(e) => bind_failed(path, e),
     };
     let shown = path.display();
     match fs::symlink_metadata(path) {
@@ -61,15 +62,19 @@ pub fn bind_or_reclaim(listener: &Socket, path: &Path, address: &SockAddr) {
             "ERROR on binding",
             &format!("{taken}: {shown} is not a socket, so it is left as it is"),
         ),
-        Ok(_) => match nobody_listens(address) {
+        Ok(_) => match is_stale(address) {
             Ok(true) => remove_stale(path),
+            // All the probe can tell: a socket is bound there and still
+            // open. Listening or not, of which type, it cannot say.
             Ok(false) => error(
                 "ERROR on binding",
-                &format!("{taken}: a server is listening on {shown}"),
+                &format!("{taken}: a live socket is bound to {shown}"),
             ),
             Err(reason) => error(
                 "ERROR on binding",
-                &format!("{taken}: cannot tell whether a server listens on {shown}: {reason}"),
+                &format!(
+                    "{taken}: cannot tell whether a live socket is bound to {shown}: {reason}"
+                ),
             ),
         },
         // Gone since our bind() failed: nothing to remove, just bind again.
@@ -80,6 +85,35 @@ pub fn bind_or_reclaim(listener: &Socket, path: &Path, address: &SockAddr) {
 }
 // ANCHOR_END: bind
 
+/// Any other failure of `bind()`: reported, and the server ends. When a
+/// directory on the way to PATH does not exist (`ENOENT`), the message
+/// names it, since the OS reason alone ("No such file or directory") does
+/// not say which part of the path is missing.
+fn bind_failed(path: &Path, failure: io::Error) -> ! {
+    if failure.kind() == ErrorKind::NotFound {
+        if let Some(missing) = missing_directory(path) {
+            error(
+                "ERROR on binding",
+                &format!(
+                    "{failure}: the directory {} does not exist",
+                    missing.display()
+                ),
+            );
+        }
+    }
+    error("ERROR on binding", &failure)
+}
+
+/// The first directory on the way to `path` that does not exist, if any.
+fn missing_directory(path: &Path) -> Option<&Path> {
+    let mut ancestors: Vec<&Path> = path.parent()?.ancestors().collect();
+    ancestors.reverse();
+    ancestors.into_iter().find(|dir| {
+        !dir.as_os_str().is_empty()
+            && fs::metadata(dir).is_err_and(|e| e.kind() == ErrorKind::NotFound)
+    })
+}
+
 // ANCHOR: probe
 /// Whether the socket file at `address` is stale: no process has a socket
 /// bound to it any more.
@@ -88,21 +122,26 @@ pub fn bind_or_reclaim(listener: &Socket, path: &Path, address: &SockAddr) {
 /// disturbing anyone:
 ///
 /// - `ECONNREFUSED`: the file is there, but no socket is behind it: stale;
-/// - `EPROTOTYPE`: a *stream* socket is behind it (a datagram socket
-///   cannot connect to one): a live server;
-/// - success: a live datagram socket is bound there;
+/// - `EPROTOTYPE`: a socket of another type is behind it (a datagram
+///   socket cannot connect to a stream socket), whether it listens or has
+///   only been bound: live;
+/// - success: a datagram socket is bound there: live;
+/// - `EPERM`: a datagram socket is bound there and connected to another
+///   socket, so it takes datagrams from that one only: live;
 /// - `ENOENT`: the file has gone meanwhile: nothing to remove.
 ///
-/// A stream socket's `connect()` would answer the same question, but to a
-/// live server it would be a real connection: the server would `accept()`
-/// it, read nothing and answer no one.
-fn nobody_listens(address: &SockAddr) -> io::Result<bool> {
+/// A stream socket's `connect()` would answer a different question: to a
+/// listening server it would be a real connection (the server would
+/// `accept()` it, read nothing and answer no one), and to a stream socket
+/// that is bound but not listening it would say `ECONNREFUSED`, as for a
+/// stale file, and the live socket's file would be removed.
+fn is_stale(address: &SockAddr) -> io::Result<bool> {
     let probe = Socket::new(Domain::UNIX, Type::DGRAM, None)?;
     match probe.connect(address) {
         Ok(()) => Ok(false),
         Err(e) => match e.raw_os_error() {
             Some(libc::ECONNREFUSED) | Some(libc::ENOENT) => Ok(true),
-            Some(libc::EPROTOTYPE) => Ok(false),
+            Some(libc::EPROTOTYPE) | Some(libc::EPERM) => Ok(false),
             _ => Err(e),
         },
     }

@@ -12,11 +12,14 @@
 
 use std::fs;
 use std::io::Write;
+use std::net::Shutdown;
 use std::os::unix::fs::{symlink, FileTypeExt};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use lesson_testing::accepting;
 use lesson_testing::procfs::socket_inodes;
 use lesson_testing::rules::STOP_LIMIT;
 use lesson_testing::run::predicate;
@@ -650,4 +653,136 @@ fn missing_empty_or_extra_paths_are_usage_errors() {
             .assert()
             .code(2);
     }
+}
+
+/// A socket file that a live socket owns is in use even when nothing
+/// listens there: a stream socket only bound, a datagram socket, one
+/// connected to another. Each time the server exits 1 with `already in
+/// use`, claims nothing about listening (the datagram probe cannot tell a
+/// listening stream socket from a bound one), and leaves the socket its
+/// path.
+///
+/// Rule: 05: a socket file that a live process has bound (listening or not, stream or datagram) is in use: exit 1, stderr has `already in use`, and the message claims no more than it knows
+/// Read: "Live or stale: asking without disturbing"
+#[test]
+fn a_live_socket_that_does_not_listen_is_in_use_too() {
+    rules::assert_unix_path_of_a_socket_not_listening_reported(&server_bin(), &[]);
+}
+
+/// A client that sends its message and leaves before the reply: the
+/// server reads the message, its reply meets a closed connection (a
+/// broken pipe), and it says so on stderr and serves the next client.
+/// A silent first client keeps the iterative server busy while the one
+/// that vanishes connects, writes and closes, so that it is surely gone
+/// before the server writes to it.
+///
+/// Rule: 05: a client that vanishes (resets, or leaves before the reply) is reported on stderr and never ends the server
+/// Read: "Steps 5 to 7: `read()`, `write()`, `close()`"
+#[test]
+fn a_client_that_leaves_before_the_reply_is_reported_and_the_next_served() {
+    let (_dir, mut server) = start_server();
+    let first = server.connect();
+    let pid = server.pid();
+    assert!(
+        wait_until(WAIT, || socket_inodes(pid).len() >= 2),
+        "the server did not accept the first client"
+    );
+    let mut leaving = UnixStream::connect(server.path()).expect("connecting");
+    leaving
+        .write_all(b"gone before the reply\n")
+        .expect("sending the message");
+    // Shut down before closing: a process that this test process forks
+    // meanwhile (parallel tests start programs) holds a copy of every
+    // descriptor until it calls exec, and the close alone would then not
+    // end the connection at once. shutdown() acts on the socket itself.
+    let _ = leaving.shutdown(Shutdown::Both);
+    drop(leaving);
+    assert_eq!(exchange(first, b"first\n"), REPLY);
+    client_to(server.path())
+        .write_stdin("next\n")
+        .assert()
+        .success()
+        .stdout(printed_reply());
+    let lines = server.wait_for_stdout_lines(3);
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("Here is the message: next")
+    );
+    let stderr = server.stderr_text();
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("writing to socket") && l.contains("Broken pipe")),
+        "the reply to a client that had left failed with a broken pipe, and the server must \
+         say so on stderr (`ERROR writing to socket: Broken pipe`); stderr: {stderr}"
+    );
+    assert!(
+        server.wait_for_exit(Duration::ZERO).is_none(),
+        "the server must keep running; stderr: {stderr}"
+    );
+}
+
+/// The client is lesson 01's: a reply that arrives in two pieces, the
+/// second only after the client has read the first, is printed whole.
+///
+/// Rule: 01 (the client is `tcp-client` with PATH): it reads the reply until the server closes the connection (a stream may deliver it in pieces)
+/// Read: "The client"
+#[test]
+fn client_reads_the_reply_until_the_server_closes() {
+    let dir = SocketDir::new();
+    rules::assert_reply_read_until_closed(&client_bin(), Some(&dir.join("fake.sock")));
+}
+
+/// A line of many megabytes: the server reads 255 bytes, answers and
+/// closes with the rest unread, so the client's write fails (a broken
+/// pipe); the client still prints the reply and exits 0, and the server
+/// goes on.
+///
+/// Rule: 01: a line longer than 255 bytes makes neither side crash or hang: the client still prints the reply and exits 0
+/// Read: "Steps 5 to 7: `read()`, `write()`, `close()`"
+#[test]
+fn a_line_of_many_megabytes_still_gets_the_reply() {
+    let (_dir, mut server) = start_server();
+    rules::assert_huge_line_still_answered(&client_bin(), &server);
+    assert!(
+        server.wait_for_exit(Duration::ZERO).is_none(),
+        "the server must keep running; stderr: {}",
+        server.stderr_text()
+    );
+}
+
+/// `accept()` fails, one call after another, with each error that
+/// concerns one connection or a passing shortage: EINTR, EMFILE, ENFILE,
+/// ENOBUFS, ENOMEM (injected by a library the check preloads), then
+/// ECONNABORTED for a connection dropped before it is accepted. The
+/// server survives them all and serves the next client.
+///
+/// Rule: 05 (as 02): `accept()` errors that concern one connection or a passing shortage (EINTR, ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM) never end the server
+/// Read: "Step 4: `accept()`, and who is there"
+#[test]
+fn failed_accepts_do_not_end_the_server() {
+    let dir = SocketDir::new();
+    let path = dir.join("server.sock");
+    let mut server = accepting::start_with_injected_accept_failures(
+        &server_bin(),
+        &[&path],
+        Transport::Unix,
+        accepting::INJECTED,
+    );
+    accepting::assert_injected_accept_failures_survived(&mut server);
+}
+
+/// Out of descriptors for real: the server's limit is lowered from
+/// outside so that `accept()` fails with EMFILE. Meanwhile it keeps
+/// running (its socket file too) and pauses between attempts (its
+/// processor time is measured); once the limit is back, the clients that
+/// waited are served.
+///
+/// Rule: 05 (as 02): on a passing shortage (EMFILE) the server retries, pausing briefly, not spinning, and serves the waiting clients once it can
+/// Read: "Step 4: `accept()`, and who is there"
+#[test]
+fn running_out_of_descriptors_pauses_the_server_until_one_is_free() {
+    let (_dir, mut server) = start_server();
+    accepting::assert_out_of_descriptors_pauses_then_serves(&mut server);
+    assert!(unix::is_socket_file(server.path()));
 }

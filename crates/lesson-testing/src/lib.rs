@@ -35,11 +35,15 @@
 //! | [`tcp`], [`udp`], [`unix`] | each transport's helpers and fake servers |
 //! | [`rules`] | checks of the rules every binary follows |
 //! | [`forking`] | scenarios for servers that fork per connection |
+//! | [`accepting`] | scenarios for servers whose `accept()` fails (02, 03, 05) |
+//! | [`faults`] | faults made on demand: a preloaded library, a lowered descriptor limit |
 
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod accepting;
+pub mod faults;
 pub mod forking;
 pub mod procfs;
 pub mod report;

@@ -107,10 +107,20 @@ pub fn exit_status(pid: i32) -> Option<std::process::ExitStatus> {
         .map(std::process::ExitStatus::from_raw)
 }
 
-/// How many descriptors `pid` has open (the entries of `/proc/PID/fd`).
+/// How many descriptors `pid` has open: the entries of `/proc/PID/fd`,
+/// counted one by one.
+///
+/// Not `fd_count()`'s fast path, the size that `stat()` reports for the
+/// directory since Linux 6.2: that is the number of descriptor numbers
+/// taken, and a call that creates a descriptor takes its number before it
+/// waits. A server blocked in `accept()` has one more number taken than
+/// descriptors open, one that is idle between two `accept()`s does not,
+/// and a count that depended on that moment made a check fail now and
+/// then. The entries show only descriptors that are really open.
 pub fn open_descriptors(pid: i32) -> usize {
     procfs::process::Process::new(pid)
-        .and_then(|p| p.fd_count())
+        .and_then(|p| p.fd())
+        .map(|entries| entries.count())
         .unwrap_or(0)
 }
 
@@ -413,6 +423,18 @@ pub fn machine_busy_time() -> Option<(std::time::Duration, usize)> {
     let per_second = procfs::ticks_per_second();
     let busy = std::time::Duration::from_secs_f64(ticks as f64 / per_second as f64);
     Some((busy, stats.cpu_time.len().max(1)))
+}
+
+/// The processor time `pid` has used so far, in user and kernel mode
+/// (`utime` and `stime` of `/proc/PID/stat`); `None` once it has exited.
+/// Its children's time is not counted.
+pub fn processor_time(pid: i32) -> Option<std::time::Duration> {
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    let ticks = stat.utime + stat.stime;
+    let per_second = procfs::ticks_per_second().max(1);
+    Some(std::time::Duration::from_nanos(
+        ticks.saturating_mul(1_000_000_000) / per_second,
+    ))
 }
 
 /// The most memory `pid` has had resident at once, in KiB (`VmHWM` in

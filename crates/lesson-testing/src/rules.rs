@@ -1,19 +1,29 @@
 //! Checks of the rules every binary of the contract follows, whatever its
 //! lesson and transport: port validation, extra arguments, `--help`, the
 //! readiness line, a busy address, nothing listening, an unknown host,
-//! stopping on SIGINT and SIGTERM. Each
+//! stopping on SIGINT and SIGTERM; and lesson 01's client, which lessons
+//! 02, 03 and 05 share: every address tried, a reply read until the end,
+//! a line too long for any buffer. Each
 //! lesson's `tests/e2e.rs` calls them from tests of its own, so a grader
 //! sees one verdict per rule and lesson.
 
+use std::ffi::OsString;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::thread;
 use std::time::Duration;
 
 use nix::sys::signal::{sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::run::predicate;
-use crate::{client, expects_readiness_line, tcp, udp, Server, Transport};
+use crate::stream::{read_line, Stream, PROMPT, REPLY};
+use crate::supervisor::Supervised;
+use crate::{
+    client, expects_readiness_line, faults, tcp, udp, unix, Address, Server, Transport, WAIT,
+};
 
 /// Ports the contract rejects: not decimal, out of range, signed, empty.
 pub const BAD_PORTS: &[&str] = &[
@@ -276,4 +286,257 @@ pub fn assert_no_such_path(bin: &Path) {
             predicate::str::contains("ERROR connecting")
                 .and(predicate::str::contains("No such file or directory")),
         );
+}
+
+/// A TCP client (`bin HOST PORT`) given a host with two addresses, the
+/// first refusing (127.0.0.2, where nothing listens) and the second
+/// answering (127.0.0.1, a stand-in server): it tries the second after
+/// the first refuses, and exchanges its message there.
+///
+/// The host is [`faults::TWO_ADDRESSES`], which only the preloaded library
+/// resolves, so the check does not depend on what this machine's resolver
+/// makes of `localhost`. A client that never asks the library (a
+/// statically linked one) reports `no such host`, and the check says why.
+pub fn assert_every_address_tried(bin: &Path) {
+    let (port, peer) = tcp::fake_server(|mut stream| {
+        let line = read_line(&mut stream);
+        assert_eq!(line, b"every address\n", "the stand-in server's input");
+        stream.write_all(REPLY).expect("the stand-in's reply");
+    });
+    let output = client(bin)
+        .args([faults::TWO_ADDRESSES, &port.to_string()])
+        .env("LD_PRELOAD", faults::ld_preload())
+        .write_stdin("every address\n")
+        .output()
+        .expect("running the client");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("no such host"),
+        "the client could not resolve {}: {}; stderr: {stderr}",
+        faults::TWO_ADDRESSES,
+        faults::NOT_LOADED
+    );
+    assert!(
+        output.status.success(),
+        "{} resolves to {}, where nothing listens, then to {}, where a server does: the \
+         client must try the next address when one refuses, not give up ({}); stderr: {stderr}",
+        faults::TWO_ADDRESSES,
+        faults::REFUSING,
+        faults::ANSWERING,
+        output.status
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{PROMPT}{}\n", String::from_utf8_lossy(REPLY))
+    );
+    peer.join()
+        .expect("the stand-in server at the second address saw the message");
+}
+
+/// Where a client of lesson 01's kind reaches `address`: `127.0.0.1 PORT`
+/// over TCP, `PATH` in the Unix domain.
+fn client_arguments(address: &Address) -> Vec<OsString> {
+    match address {
+        Address::Tcp(port) => vec!["127.0.0.1".into(), port.to_string().into()],
+        Address::Unix(path) => vec![path.clone().into_os_string()],
+        Address::Udp(_) => panic!("lesson 01's client speaks to stream servers only"),
+    }
+}
+
+/// The two pieces of the reply in [`assert_reply_read_until_closed`].
+const FIRST_PIECE: &[u8] = b"I got ";
+
+/// A client of lesson 01's kind (`bin 127.0.0.1 PORT`, or `bin PATH` when
+/// `unix_path` is given, in the Unix domain) reads the reply
+/// until the server closes the connection: a stand-in server sends
+/// `I got your message` in two pieces, and the second only once the client
+/// has read the first (the kernel's queues tell, so no timing is assumed).
+/// A client that reads once prints half the reply.
+pub fn assert_reply_read_until_closed(bin: &Path, unix_path: Option<&Path>) {
+    let serve = |mut stream: Stream| {
+        read_line(&mut stream);
+        stream.write_all(FIRST_PIECE).expect("the first piece");
+        assert!(
+            match &stream {
+                Stream::Tcp(s) => tcp::wait_until_peer_has_read(s),
+                Stream::Unix(s) => unix::wait_until_peer_has_read(s),
+            },
+            "the client did not read the first piece of the reply within {WAIT:?}"
+        );
+        // A client that stopped after the first piece may be gone.
+        let _ = stream.write_all(&REPLY[FIRST_PIECE.len()..]);
+    };
+    let (address, peer) = match unix_path {
+        None => {
+            let (port, peer) = tcp::fake_server(move |s| serve(Stream::Tcp(s)));
+            (Address::Tcp(port), peer)
+        }
+        Some(path) => {
+            let peer = unix::fake_server(path, move |s| serve(Stream::Unix(s)));
+            (Address::Unix(path.to_path_buf()), peer)
+        }
+    };
+    let output = client(bin)
+        .args(client_arguments(&address))
+        .write_stdin("hello\n")
+        .output()
+        .expect("running the client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let whole = format!("{PROMPT}{}\n", String::from_utf8_lossy(REPLY));
+    let half = format!("{PROMPT}{}\n", String::from_utf8_lossy(FIRST_PIECE));
+    assert!(
+        stdout != half,
+        "the reply came in two pieces and the client printed the first only ({:?}): it must \
+         read until the server closes the connection, since a stream may deliver a reply in \
+         pieces",
+        String::from_utf8_lossy(FIRST_PIECE)
+    );
+    assert_eq!(
+        stdout,
+        whole,
+        "exit {}; stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "exit {}", output.status);
+    peer.join()
+        .expect("the stand-in server saw the client read the first piece");
+}
+
+/// How long a line must be so that no socket buffer can hold it: the
+/// contract's 20 MB, or more where the kernel lets a TCP sender buffer
+/// more (its largest send buffer, `tcp_wmem`'s last field, plus the
+/// receive buffer of a server that never reads, `tcp_rmem`'s middle one;
+/// a Unix-domain socket buffers less). Then the client is still writing
+/// when the server closes, and its write fails: the case to check.
+pub fn line_longer_than_any_buffer() -> usize {
+    const CONTRACT: usize = 20 * 1024 * 1024;
+    let field = |file: &str, index: usize| -> usize {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| t.split_whitespace().nth(index)?.parse().ok())
+            .unwrap_or(0)
+    };
+    let buffered =
+        field("/proc/sys/net/ipv4/tcp_wmem", 2) + field("/proc/sys/net/ipv4/tcp_rmem", 1);
+    CONTRACT.max(2 * buffered)
+}
+
+/// A client of lesson 01's kind sends a line of many megabytes
+/// ([`line_longer_than_any_buffer`]) to the real `server`, which reads
+/// 255 bytes, answers and closes with the rest unread. The client's write
+/// then fails (a reset, or a broken pipe), yet the reply has arrived: it
+/// prints it and exits 0. The server shows at most 255 bytes of the line.
+///
+/// The line goes to the client's stdin from a thread of its own: a client
+/// that never reads all of it must not hold up the test, whose wait for
+/// the client is bounded; killing the client ends the thread's write.
+pub fn assert_huge_line_still_answered(bin: &Path, server: &Server) {
+    let mut line = vec![b'a'; line_longer_than_any_buffer()];
+    line.push(b'\n');
+    let mut command = Command::new(bin);
+    command
+        .args(client_arguments(server.address()))
+        .stdin(Stdio::piped());
+    let mut run = Supervised::start(&mut command).expect("starting the client");
+    let stdin = run.take_stdin();
+    let writer = thread::spawn(move || {
+        if let Some(mut stdin) = stdin {
+            // The client may stop reading its input: that is its business.
+            let _ = stdin.write_all(&line);
+        }
+    });
+    let status = run.wait_for_exit(WAIT);
+    let stdout = String::from_utf8_lossy(&run.stdout().bytes()).into_owned();
+    let stderr = String::from_utf8_lossy(&run.stderr().bytes()).into_owned();
+    drop(run);
+    let _ = writer.join();
+    let status = status.unwrap_or_else(|| {
+        panic!("the client still ran {WAIT:?} after it was given a line of many megabytes; stderr: {stderr}")
+    });
+    assert!(
+        status.success(),
+        "the server closed with most of the line unread, so the client's write failed; the \
+         reply had arrived all the same: the client must print it and exit 0, not {status}; \
+         stderr: {stderr}"
+    );
+    assert_eq!(
+        stdout,
+        format!("{PROMPT}{}\n", String::from_utf8_lossy(REPLY)),
+        "stderr: {stderr}"
+    );
+    let lines = server.wait_for_stdout_lines(1);
+    let shown = lines[0]
+        .strip_prefix("Here is the message: ")
+        .unwrap_or_else(|| panic!("not a message line: {:?}", lines[0]));
+    assert!(
+        !shown.is_empty() && shown.len() <= 255 && shown.bytes().all(|b| b == b'a'),
+        "the server should show at most 255 bytes of the line, showed {} bytes",
+        shown.len()
+    );
+}
+
+/// A Unix-domain server (`bin PATH AFTER...`) given a path where a live
+/// socket is bound that does not listen: a stream socket bound and never
+/// told to listen, a datagram socket (which never listens), and one
+/// connected to another. Each time: exit 1, one error line that says
+/// `already in use` and does not claim that anything listens there; the
+/// socket keeps its path and still works there.
+pub fn assert_unix_path_of_a_socket_not_listening_reported(bin: &Path, after: &[&str]) {
+    use std::os::unix::net::UnixDatagram;
+
+    let dir = unix::SocketDir::new();
+    let refused = |path: &Path, what: &str| {
+        let run = client(bin).arg(path).args(after).assert().code(1);
+        let stderr = run.stderr_text();
+        assert!(stderr.contains("already in use"), "{what}: {stderr}");
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "{what}: one error line: {stderr}"
+        );
+        assert!(
+            !stderr.contains("is listening") && !stderr.contains("listens"),
+            "{what}: the message claims that something listens at the path, which nothing \
+             does; a datagram probe cannot tell a listening stream socket from one only bound: \
+             {stderr}"
+        );
+        assert!(
+            unix::is_socket_file(path),
+            "{what}: its socket file is gone"
+        );
+    };
+
+    let stream_path = dir.join("bound.sock");
+    let bound = Socket::new(Domain::UNIX, Type::STREAM, None).expect("a stream socket");
+    bound
+        .bind(&SockAddr::unix(&stream_path).expect("a socket address"))
+        .expect("binding the stream socket");
+    refused(&stream_path, "a stream socket bound, not listening");
+    // It still owns the path: once it listens, a client reaches it there.
+    bound.listen(1).expect("the bound socket may still listen");
+    drop(unix::connect(&stream_path));
+    drop(bound);
+
+    let datagram_path = dir.join("datagram.sock");
+    let datagram = UnixDatagram::bind(&datagram_path).expect("binding a datagram socket");
+    datagram.set_read_timeout(Some(WAIT)).ok();
+    refused(&datagram_path, "a datagram socket");
+    UnixDatagram::unbound()
+        .and_then(|probe| probe.send_to(b"still mine?", &datagram_path))
+        .expect("a datagram to the socket that owns the path");
+    let mut received = [0u8; 16];
+    let length = datagram.recv(&mut received).expect("the datagram arrives");
+    assert_eq!(&received[..length], b"still mine?");
+
+    let connected_path = dir.join("connected.sock");
+    let connected = UnixDatagram::bind(&connected_path).expect("binding a datagram socket");
+    connected
+        .connect(&datagram_path)
+        .expect("connecting it to the other");
+    refused(
+        &connected_path,
+        "a datagram socket connected to another one",
+    );
+    drop(connected);
 }

@@ -91,6 +91,19 @@ impl Command {
         shown
     }
 
+    /// Runs it to its end, as [`Command::assert`] does, and hands back what
+    /// it did, for a check's own assertions; killed at its time limit, it
+    /// shows as killed by SIGKILL.
+    pub fn output(&mut self) -> std::io::Result<std::process::Output> {
+        use std::os::unix::process::ExitStatusExt;
+        let run = self.assert();
+        Ok(std::process::Output {
+            status: run.status.unwrap_or_else(|| ExitStatus::from_raw(9)),
+            stdout: run.stdout,
+            stderr: run.stderr,
+        })
+    }
+
     /// Runs it to its end (or its time limit), and returns what happened,
     /// ready for assertions.
     pub fn assert(&mut self) -> Assert {

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -80,6 +81,19 @@ pub fn exchange(mut stream: Stream, message: &[u8]) -> Vec<u8> {
     // input unread); what arrived before it is kept.
     let _ = stream.read_to_end(&mut reply);
     reply
+}
+
+/// How many bytes sent on the socket `fd` the kernel still holds for the
+/// other end (`ioctl(TIOCOUTQ)`, also called `SIOCOUTQ`). For TCP: sent
+/// but not yet acknowledged by the peer's kernel. For a Unix-domain
+/// stream: not yet read by the peer's program. `None` if the call fails.
+pub(crate) fn unsent_bytes(fd: &impl AsRawFd) -> Option<i32> {
+    let mut count: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ writes one `int` through the pointer, which points
+    // to `count`, alive until the call returns; the descriptor is open for
+    // as long as the borrowed socket lives.
+    let done = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut count) };
+    (done == 0).then_some(count)
 }
 
 /// Reads from `stream` until a newline (kept) or end of stream.

@@ -136,6 +136,14 @@ pub fn fake_server(
     )
 }
 
+/// Waits until the other end of `stream` has read every byte we sent: in
+/// the Unix domain the bytes stay charged to our socket (`TIOCOUTQ`) until
+/// the peer's program has read them. True once it has, false after
+/// [`WAIT`].
+pub fn wait_until_peer_has_read(stream: &UnixStream) -> bool {
+    crate::wait_until(WAIT, || crate::stream::unsent_bytes(stream) == Some(0))
+}
+
 /// Starts the Unix-domain server `bin PATH` and returns once it is
 /// listening at `path`, so that a client may connect at once.
 pub fn start_server(bin: &Path, path: &Path) -> Server {

@@ -45,11 +45,24 @@ impl Args {
         options: &[&'static str],
         flags: &[&'static str],
     ) -> Args {
+        Args::parse_with_help(usage, "", positional, options, flags)
+    }
+
+    /// As [`Args::parse_with_flags`], for a program whose options need
+    /// explaining: `-h`/`--help` prints `help` after the usage line (what
+    /// the program does, each option, its allowed values, its default).
+    pub fn parse_with_help(
+        usage: &'static str,
+        help: &str,
+        positional: &[&str],
+        options: &[&'static str],
+        flags: &[&'static str],
+    ) -> Args {
         let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
         let parsed = Args::parse_from(usage, positional, options, flags, argv);
         parsed.unwrap_or_else(|outcome| match outcome {
             Stop::Help => {
-                crate::output::write_stdout(format!("usage: {usage}\n").as_bytes());
+                crate::output::write_stdout(help_text(usage, help).as_bytes());
                 process::exit(0)
             }
             Stop::Usage(why) => usage_error(usage, &why),
@@ -153,9 +166,26 @@ impl Args {
             Some(value) => value.parse().unwrap_or_else(|_| {
                 usage_error(
                     self.usage,
-                    &format!("invalid value '{value}' for {name}: expected {expected}"),
+                    &invalid_value(&value, name, &format!("expected {expected}")),
                 )
             }),
+        }
+    }
+
+    /// The value of `--name` as `check` makes it, `default` when absent; a
+    /// usage error when `check` refuses it, with its reason:
+    /// `invalid value '1e20' for --timeout: too long a wait, at most 60
+    /// seconds`.
+    pub fn option_checked<T>(
+        &self,
+        name: &str,
+        default: T,
+        check: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
+        match self.option(name) {
+            None => default,
+            Some(value) => check(&value)
+                .unwrap_or_else(|why| usage_error(self.usage, &invalid_value(&value, name, &why))),
         }
     }
 
@@ -187,6 +217,23 @@ pub fn parse_port(given: &str) -> Result<u16, String> {
             ))
         }
     }
+}
+
+/// What `-h`/`--help` prints: the usage line, then `help` if there is any.
+pub fn help_text(usage: &str, help: &str) -> String {
+    let help = help.trim();
+    if help.is_empty() {
+        format!("usage: {usage}\n")
+    } else {
+        format!("usage: {usage}\n\n{help}\n")
+    }
+}
+
+/// Why an option's value was refused, in one line.
+fn invalid_value(value: &str, name: &str, why: &str) -> String {
+    // Shorten hostile input so the error stays one readable line.
+    let shown: String = value.chars().take(40).collect();
+    format!("invalid value '{shown}' for {name}: {why}")
 }
 
 fn usage_error(usage: &str, why: &str) -> ! {
@@ -268,6 +315,31 @@ mod tests {
         assert_eq!(usage(&["a", "1", "b"]), "too many arguments");
         assert_eq!(usage(&["a", "1", "--bogus"]), "unknown option '--bogus'");
         assert_eq!(usage(&["a", "1", "--reap"]), "option --reap needs a value");
+    }
+
+    #[test]
+    fn help_is_the_usage_line_then_the_text_given() {
+        assert_eq!(help_text("prog PORT", ""), "usage: prog PORT\n");
+        assert_eq!(
+            help_text("prog PORT", "\noptions:\n  --x  an x\n"),
+            "usage: prog PORT\n\noptions:\n  --x  an x\n"
+        );
+    }
+
+    #[test]
+    fn a_refused_value_is_named_with_its_option_and_the_reason() {
+        assert_eq!(
+            invalid_value("1e20", "--timeout", "at most 60"),
+            "invalid value '1e20' for --timeout: at most 60"
+        );
+        let args = parse(&["--reap", "9", "host", "80"], &["--reap"]).unwrap();
+        let checked = args.option_checked("--reap", 1u8, |v| v.parse().map_err(|_| String::new()));
+        assert_eq!(checked, 9);
+        let absent = parse(&["host", "80"], &["--reap"]).unwrap();
+        assert_eq!(
+            absent.option_checked("--reap", 1u8, |_| Err(String::new())),
+            1
+        );
     }
 
     #[test]

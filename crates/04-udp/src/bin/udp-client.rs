@@ -4,8 +4,9 @@
 //!
 //! The tutorial's datagram client waits for the answer in a `recvfrom()`
 //! with no time limit: if either datagram is lost, it waits forever. Ours
-//! waits at most SECS seconds (default 1) and then sends the line again,
-//! up to N more times (default 3), before it gives up with `no reply`.
+//! waits at most SECS seconds (default 1, at most 60) and then sends the
+//! line again, up to N more times (default 3, at most 100), before it
+//! gives up with `no reply`: its wait is bounded, whatever the options.
 
 use std::io::{self, BufRead};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
@@ -13,29 +14,28 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use lesson::args::Args;
 use lesson::report::error;
 use lesson::OrDie;
-use lesson04_udp::{timeout_from_secs, wait_for_reply};
+use lesson04_udp::{
+    retries_from, timeout_from, wait_for_reply, CLIENT_HELP, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
+};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 fn main() {
     // ANCHOR: args
-    let args = Args::parse(
+    let args = Args::parse_with_help(
         "udp-client HOST PORT [--timeout SECS] [--retries N]",
+        CLIENT_HELP,
         &["HOST", "PORT"],
         &["--timeout", "--retries"],
+        &[],
     );
     let host = args.text(0, "host");
     let port = args.port(1);
-    // `option_parsed` turns what does not parse (`abc`, `-1` retries) into
-    // a usage error; a number that parses but makes no sense as a wait
-    // (0, negative, `inf`, `NaN`) is one too.
-    let seconds: f64 = args.option_parsed("--timeout", 1.0, "a number of seconds above 0");
-    let Some(timeout) = timeout_from_secs(seconds) else {
-        args.usage_error(&format!(
-            "invalid value '{}' for --timeout: expected a number of seconds above 0",
-            args.option("--timeout").unwrap_or_default()
-        ))
-    };
-    let retries: u32 = args.option_parsed("--retries", 3, "a whole number, 0 or more");
+    // `timeout_from` and `retries_from` refuse what does not parse (`abc`,
+    // `-1` retries) and what makes no sense as a wait or a count (0 s, more
+    // than a minute, `inf`, more than 100 retries), each with its reason;
+    // `option_checked` turns that into a usage error that names the value.
+    let timeout = args.option_checked("--timeout", DEFAULT_TIMEOUT, timeout_from);
+    let retries = args.option_checked("--retries", DEFAULT_RETRIES, retries_from);
     // ANCHOR_END: args
 
     // ANCHOR: resolve

@@ -14,13 +14,15 @@ use std::io::ErrorKind;
 
 use lesson::args::Args;
 use lesson::OrDie;
-use lesson05_unix_domain::{address, report_peer, serve_one, socket_file, BACKLOG};
+use lesson02_fork_server::accept_failed;
+use lesson05_unix_domain::{address, report_peer, serve_one, socket_file, BACKLOG, SERVER_HELP};
 use socket2::{Domain, Socket, Type};
 
 fn main() {
     // ANCHOR: args
-    let args = Args::parse_with_flags(
+    let args = Args::parse_with_help(
         "unix-server PATH [--show-peer]",
+        SERVER_HELP,
         &["PATH"],
         &[],
         &["--show-peer"],
@@ -77,10 +79,28 @@ fn main() {
         //    credentials.
         let connection = match listener.accept() {
             Ok((connection, _unnamed)) => connection,
-            // Lesson 02's caution: a signal whose handler returns would
-            // interrupt accept() with EINTR. Ours never returns.
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => socket_file::remove_and_fail("ERROR on accept", &e),
+            // Lesson 02's caution, and lesson 02's code: EINTR (a signal
+            // whose handler returns; ours never does) and ECONNABORTED (a
+            // client gave up before we took it) mean "try again". Any
+            // other failure goes to lesson 02's `accept_failed`: a shortage
+            // (out of descriptors, EMFILE) is reported and waited out, and
+            // the clients in the queue are served once it is over. Only a
+            // failure no retry can mend ends the server, and removes its
+            // socket file on the way out.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                ) =>
+            {
+                continue
+            }
+            Err(e) => {
+                if let Err(fatal) = accept_failed(e) {
+                    socket_file::remove_and_fail("ERROR on accept", &fatal)
+                }
+                continue;
+            }
         };
         if show_peer {
             report_peer(&connection);
