@@ -1018,3 +1018,84 @@ fn one_mdbook_version_everywhere() {
     }
     assert_no_problems("mdBook versions that disagree", &problems);
 }
+
+/// The body of `#[test] fn name` in `source` (from its `fn` line to the
+/// `}` that closes it at the start of a line), if there is one.
+fn test_body<'a>(source: &'a str, name: &str) -> Option<&'a str> {
+    let start = source.find(&format!("fn {name}("))?;
+    let end = source[start..]
+        .find("\n}\n")
+        .map_or(source.len(), |e| start + e + 3);
+    Some(&source[start..end])
+}
+
+/// The rules every lesson's binaries share are one table
+/// (`lesson_testing::rules::SHARED`), and every lesson follows it: each
+/// rule that concerns a lesson is checked there under the table's name,
+/// with the table's `Rule:` line, by the table's function; a check with
+/// a shared rule's wording has its name; and every wording is the
+/// contract's own, word for word as docs/src/contract.md has it.
+#[test]
+fn shared_rules_are_one_table_that_every_lesson_follows() {
+    use lesson_testing::rules::SHARED;
+    let root = workspace_root();
+    let contract = read(&root.join("docs/src/contract.md"))
+        .replace("**", "")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut problems = Vec::new();
+    for shared in SHARED {
+        let words = shared
+            .rule
+            .split_once(" — ")
+            .map_or(shared.rule, |(_, w)| w);
+        if !contract.contains(words) {
+            problems.push(format!(
+                "rules::SHARED `{}`: its wording is not the contract's ({words:?} is not in \
+                 docs/src/contract.md)",
+                shared.check
+            ));
+        }
+    }
+    for lesson in LESSONS {
+        let source = fs::read_to_string(lesson.e2e_tests()).unwrap_or_default();
+        let docs = crate::checks_source::read(lesson);
+        let at = format!("crates/{}/tests/e2e.rs", lesson.dir);
+        for shared in SHARED
+            .iter()
+            .filter(|s| s.concerns.includes(lesson.transport))
+        {
+            let Some(doc) = docs.get(shared.check) else {
+                problems.push(format!("{at}: no check `{}`", shared.check));
+                continue;
+            };
+            if doc.rule.as_deref() != Some(shared.rule) {
+                problems.push(format!(
+                    "{at}: `{}` says `Rule: {}`, the table says `Rule: {}`",
+                    shared.check,
+                    doc.rule.as_deref().unwrap_or(""),
+                    shared.rule
+                ));
+            }
+            if !test_body(&source, shared.check).is_some_and(|b| b.contains(shared.calls)) {
+                problems.push(format!(
+                    "{at}: `{}` does not call rules::{}",
+                    shared.check, shared.calls
+                ));
+            }
+        }
+        for (name, doc) in &docs {
+            let same_words = SHARED
+                .iter()
+                .find(|s| doc.rule.as_deref() == Some(s.rule) && s.check != name);
+            if let Some(shared) = same_words {
+                problems.push(format!(
+                    "{at}: `{name}` checks the shared rule of `{}` under another name",
+                    shared.check
+                ));
+            }
+        }
+    }
+    assert_no_problems("lessons that do not follow the shared rules", &problems);
+}

@@ -329,7 +329,7 @@ fn a_vanishing_client_does_not_crash_the_server() {
 /// A port another socket listens on: exit 1, and the error names the step
 /// (`binding`) and the OS reason.
 ///
-/// Rule: every binary: errors — a port in use is `ERROR on binding: Address already in use`, exit 1
+/// Rule: every binary: errors — The line names the step that failed and gives the operating system's reason, in the tutorial's style
 /// Read: "Step 2: `bind()`"
 #[test]
 fn server_reports_a_port_in_use() {
@@ -338,7 +338,7 @@ fn server_reports_a_port_in_use() {
 
 /// Nothing listening: exit 1 with `ERROR connecting` and the OS reason.
 ///
-/// Rule: 01: nothing listening: the client exits 1, stderr has `ERROR connecting` and `Connection refused`
+/// Rule: every binary: errors — If nothing listens on the port, it exits with status 1 and stderr says `ERROR connecting` and `Connection refused`
 /// Read: "Connecting"
 #[test]
 fn client_reports_connection_refused() {
@@ -348,7 +348,7 @@ fn client_reports_connection_refused() {
 /// A host the resolver does not know (`.invalid` never resolves): exit 1
 /// with `no such host`.
 ///
-/// Rule: 01: unknown host: the client exits 1, stderr has `no such host`
+/// Rule: every binary: errors — If HOST cannot be resolved, the client exits with status 1 and stderr says `no such host`
 /// Read: "Looking up the host"
 #[test]
 fn client_reports_an_unknown_host() {
@@ -358,7 +358,7 @@ fn client_reports_an_unknown_host() {
 /// Ports are decimal integers 0..=65535; anything else, or none, is a
 /// usage error (exit 2) whose message mentions the port.
 ///
-/// Rule: every binary: PORT — a decimal integer 0..=65535; anything else, or none, exits 2 with a message that mentions the port
+/// Rule: every binary: ports — A port is a decimal number from 0 to 65535. Port 0 asks the kernel to pick a free port. Anything else (`abc`, `-1`, `70000`) is a usage error
 /// Read: "The port argument"
 #[test]
 fn bad_or_missing_ports_are_usage_errors() {
@@ -368,7 +368,7 @@ fn bad_or_missing_ports_are_usage_errors() {
 
 /// Extra arguments are usage errors too (exit 2), not silently ignored.
 ///
-/// Rule: every binary: exit status — an extra argument is a usage error, exit 2
+/// Rule: every binary: arguments — Missing or extra arguments, or an argument that does not parse, are a usage error
 /// Read: "The port argument"
 #[test]
 fn extra_arguments_are_usage_errors() {
@@ -378,7 +378,7 @@ fn extra_arguments_are_usage_errors() {
 
 /// `-h` and `--help`, anywhere on the line: usage on stdout, exit 0.
 ///
-/// Rule: every binary: arguments — `-h`/`--help` prints a usage text on stdout and exits 0
+/// Rule: every binary: help — `-h` or `--help`, anywhere on the line, prints a usage text on stdout (it contains the word `usage`) and exits with status 0
 /// Read: "The port argument"
 #[test]
 fn help_prints_usage_and_exits_zero() {
@@ -388,19 +388,19 @@ fn help_prints_usage_and_exits_zero() {
 
 /// The readiness line names the port the kernel really chose for port 0.
 ///
-/// Rule: every binary: readiness — once listening, a server prints `listening on 0.0.0.0:PORT` with its real port
+/// Rule: every binary: the readiness line — A server prints exactly one line on stderr as soon as its socket is bound, and, for stream sockets, listening
 /// Read: "The readiness line, and why nobody sleeps"
 #[test]
-fn readiness_line_names_the_real_port() {
+fn readiness_line_names_the_real_address() {
     rules::assert_readiness_line(&start_server());
 }
 
 /// SIGINT and SIGTERM stop a server waiting in accept within 1 s.
 ///
-/// Rule: every binary: stopping — a server ends within 1 s of SIGINT or SIGTERM, also 01's while it waits in `accept`
+/// Rule: every binary: stopping a server — SIGINT (Ctrl-C) or SIGTERM ends any server within a second
 /// Read: "The port argument"
 #[test]
-fn signals_stop_a_server_waiting_in_accept() {
+fn stop_signals_end_the_server_within_a_second() {
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
         rules::assert_stops_on(&mut start_server(), signal);
     }
@@ -409,7 +409,7 @@ fn signals_stop_a_server_waiting_in_accept() {
 /// A shell starts a background job with SIGINT ignored; the server puts
 /// the default action back, so SIGINT still stops it within 1 s.
 ///
-/// Rule: every binary: stopping — a server restores SIGINT's default action at start, so SIGINT stops it even if it was started ignored
+/// Rule: every binary: stopping a server — Servers restore the default action of both signals when they start, because a shell may start a background job with SIGINT ignored
 /// Read: "The port argument"
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
@@ -420,7 +420,7 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
 /// Started with SIGINT and SIGTERM blocked, the server unblocks them, so
 /// each still stops it within 1 s while it waits in accept.
 ///
-/// Rule: every binary: stopping — a server unblocks SIGINT and SIGTERM at start, so either stops it even if it was started with them blocked
+/// Rule: every binary: stopping a server — and unblock them, because a process inherits its parent's blocked-signal mask and restoring the action does not change it
 /// Read: "The port argument"
 #[test]
 fn signals_stop_a_server_started_with_them_blocked() {

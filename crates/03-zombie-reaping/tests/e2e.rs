@@ -276,10 +276,10 @@ fn a_storm_of_sigchld_does_not_stop_the_server() {
 /// SIGINT and SIGTERM stop the server within 1 s, whichever way of
 /// reaping, also after it has forked (and reaped) children.
 ///
-/// Rule: every binary: stopping — a server ends within 1 s of SIGINT or SIGTERM
+/// Rule: every binary: stopping a server — SIGINT (Ctrl-C) or SIGTERM ends any server within a second
 /// Read: "The program"
 #[test]
-fn signals_stop_the_server_within_a_second() {
+fn stop_signals_end_the_server_within_a_second() {
     for args in STRATEGIES {
         for signal in [Signal::SIGINT, Signal::SIGTERM] {
             let mut server = start_server(args);
@@ -292,7 +292,7 @@ fn signals_stop_the_server_within_a_second() {
 /// A shell starts a background job with SIGINT ignored; the server puts
 /// the default action back, so SIGINT still stops it within 1 s.
 ///
-/// Rule: every binary: stopping — a server restores SIGINT's default action at start, so SIGINT stops it even if it was started ignored
+/// Rule: every binary: stopping a server — Servers restore the default action of both signals when they start, because a shell may start a background job with SIGINT ignored
 /// Read: "The program"
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
@@ -303,7 +303,7 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
 /// Started with SIGINT and SIGTERM blocked, the server unblocks them, so
 /// each still stops it within 1 s.
 ///
-/// Rule: every binary: stopping — a server unblocks SIGINT and SIGTERM at start, so either stops it even if it was started with them blocked
+/// Rule: every binary: stopping a server — and unblock them, because a process inherits its parent's blocked-signal mask and restoring the action does not change it
 /// Read: "The program"
 #[test]
 fn signals_stop_a_server_started_with_them_blocked() {
@@ -352,7 +352,7 @@ fn an_unknown_way_to_reap_is_a_usage_error() {
 /// Ports are decimal integers 0..=65535; anything else, or none, is a
 /// usage error (exit 2) whose message mentions the port.
 ///
-/// Rule: every binary: PORT — a decimal integer 0..=65535; anything else, none, or an extra argument exits 2
+/// Rule: every binary: ports — A port is a decimal number from 0 to 65535. Port 0 asks the kernel to pick a free port. Anything else (`abc`, `-1`, `70000`) is a usage error
 /// Read: "The program"
 #[test]
 fn bad_or_missing_ports_are_usage_errors() {
@@ -360,12 +360,11 @@ fn bad_or_missing_ports_are_usage_errors() {
     rules::assert_bad_ports_rejected(&server_bin(), &[], &["--reap", "ignore"]);
     rules::assert_bad_ports_rejected(&server_bin(), &["--reap", "handler"], &[]);
     rules::assert_bad_ports_rejected(&client_bin(), &["localhost"], &[]);
-    rules::assert_extra_argument_rejected(&server_bin(), &["0"]);
 }
 
 /// `-h` and `--help`: usage on stdout, exit 0, for server and client.
 ///
-/// Rule: every binary: arguments — `-h`/`--help` prints a usage text on stdout and exits 0
+/// Rule: every binary: help — `-h` or `--help`, anywhere on the line, prints a usage text on stdout (it contains the word `usage`) and exits with status 0
 /// Read: "The program"
 #[test]
 fn help_prints_usage_and_exits_zero() {
@@ -376,10 +375,10 @@ fn help_prints_usage_and_exits_zero() {
 /// The readiness line names the port the kernel really chose for port 0,
 /// whichever way of reaping.
 ///
-/// Rule: every binary: readiness — once listening, a server prints `listening on 0.0.0.0:PORT` with its real port
+/// Rule: every binary: the readiness line — A server prints exactly one line on stderr as soon as its socket is bound, and, for stream sockets, listening
 /// Read: "The checks"
 #[test]
-fn readiness_line_names_the_real_port() {
+fn readiness_line_names_the_real_address() {
     for args in STRATEGIES {
         rules::assert_readiness_line(&start_server(args));
     }
@@ -388,7 +387,7 @@ fn readiness_line_names_the_real_port() {
 /// A port another socket listens on: exit 1, and the error names the step
 /// (`binding`) and the OS reason, whichever way of reaping.
 ///
-/// Rule: every binary: errors — a port in use is `ERROR on binding: Address already in use`, exit 1
+/// Rule: every binary: errors — The line names the step that failed and gives the operating system's reason, in the tutorial's style
 /// Read: "The program"
 #[test]
 fn server_reports_a_port_in_use() {
@@ -399,7 +398,7 @@ fn server_reports_a_port_in_use() {
 /// The client is lesson 01's: with nothing listening it exits 1 and says
 /// `ERROR connecting` and `Connection refused`.
 ///
-/// Rule: 01 (the client is 01's): nothing listening: exit 1, stderr has `ERROR connecting` and `Connection refused`
+/// Rule: every binary: errors — If nothing listens on the port, it exits with status 1 and stderr says `ERROR connecting` and `Connection refused`
 /// Read: "Lesson 03: Reaping zombies"
 #[test]
 fn client_reports_connection_refused() {
@@ -519,4 +518,24 @@ fn failed_accepts_do_not_end_the_server() {
 #[test]
 fn running_out_of_descriptors_pauses_the_server_until_one_is_free() {
     accepting::assert_out_of_descriptors_pauses_then_serves(&mut start_server(DEFAULT));
+}
+
+/// Extra arguments are usage errors too (exit 2), not silently ignored.
+///
+/// Rule: every binary: arguments — Missing or extra arguments, or an argument that does not parse, are a usage error
+/// Read: "The program"
+#[test]
+fn extra_arguments_are_usage_errors() {
+    rules::assert_extra_argument_rejected(&server_bin(), &["0"]);
+    rules::assert_extra_argument_rejected(&client_bin(), &["localhost", "1"]);
+}
+
+/// The client is lesson 01's: a host the resolver does not know
+/// (`.invalid` never resolves) is `no such host`, exit 1.
+///
+/// Rule: every binary: errors — If HOST cannot be resolved, the client exits with status 1 and stderr says `no such host`
+/// Read: "The program"
+#[test]
+fn client_reports_an_unknown_host() {
+    rules::assert_unknown_host_reported(&client_bin());
 }

@@ -409,7 +409,7 @@ fn options_may_come_before_the_arguments() {
 /// A host the resolver does not know (`.invalid` never resolves): exit 1
 /// with `no such host`.
 ///
-/// Rule: every binary: errors — an unknown host: exit 1, stderr has `no such host`
+/// Rule: every binary: errors — If HOST cannot be resolved, the client exits with status 1 and stderr says `no such host`
 /// Read: "Looking up the host"
 #[test]
 fn client_reports_an_unknown_host() {
@@ -419,7 +419,7 @@ fn client_reports_an_unknown_host() {
 /// A UDP port another socket has bound: exit 1, and the error names the
 /// step (`binding`) and the OS reason.
 ///
-/// Rule: every binary: errors — a port in use is `ERROR on binding: Address already in use`, exit 1
+/// Rule: every binary: errors — The line names the step that failed and gives the operating system's reason, in the tutorial's style
 /// Read: "Step 2: `bind()`, and nothing else"
 #[test]
 fn server_reports_a_port_in_use() {
@@ -429,7 +429,7 @@ fn server_reports_a_port_in_use() {
 /// Ports are decimal integers 0..=65535; anything else, or none, is a
 /// usage error (exit 2) whose message mentions the port.
 ///
-/// Rule: every binary: PORT — a decimal integer 0..=65535; anything else, or none, exits 2 with a message that mentions the port
+/// Rule: every binary: ports — A port is a decimal number from 0 to 65535. Port 0 asks the kernel to pick a free port. Anything else (`abc`, `-1`, `70000`) is a usage error
 /// Read: "The port argument"
 #[test]
 fn bad_or_missing_ports_are_usage_errors() {
@@ -439,7 +439,7 @@ fn bad_or_missing_ports_are_usage_errors() {
 
 /// Extra arguments are usage errors too (exit 2), not silently ignored.
 ///
-/// Rule: every binary: exit status — an extra argument is a usage error, exit 2
+/// Rule: every binary: arguments — Missing or extra arguments, or an argument that does not parse, are a usage error
 /// Read: "The port argument"
 #[test]
 fn extra_arguments_are_usage_errors() {
@@ -449,7 +449,7 @@ fn extra_arguments_are_usage_errors() {
 
 /// `-h` and `--help`, anywhere on the line: usage on stdout, exit 0.
 ///
-/// Rule: every binary: arguments — `-h`/`--help` prints a usage text on stdout and exits 0
+/// Rule: every binary: help — `-h` or `--help`, anywhere on the line, prints a usage text on stdout (it contains the word `usage`) and exits with status 0
 /// Read: "The port argument"
 #[test]
 fn help_prints_usage_and_exits_zero() {
@@ -459,19 +459,19 @@ fn help_prints_usage_and_exits_zero() {
 
 /// The readiness line names the port the kernel really chose for port 0.
 ///
-/// Rule: every binary: readiness — once bound, a server prints `listening on 0.0.0.0:PORT` with its real port
+/// Rule: every binary: the readiness line — A server prints exactly one line on stderr as soon as its socket is bound, and, for stream sockets, listening
 /// Read: "Step 2: `bind()`, and nothing else"
 #[test]
-fn readiness_line_names_the_real_port() {
+fn readiness_line_names_the_real_address() {
     rules::assert_readiness_line(&start_server());
 }
 
 /// SIGINT and SIGTERM stop a server waiting in recvfrom within 1 s.
 ///
-/// Rule: every binary: stopping — a server ends within 1 s of SIGINT or SIGTERM, also while it waits in `recvfrom`
+/// Rule: every binary: stopping a server — SIGINT (Ctrl-C) or SIGTERM ends any server within a second
 /// Read: "The port argument"
 #[test]
-fn signals_stop_a_server_waiting_in_recvfrom() {
+fn stop_signals_end_the_server_within_a_second() {
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
         rules::assert_stops_on(&mut start_server(), signal);
     }
@@ -480,7 +480,7 @@ fn signals_stop_a_server_waiting_in_recvfrom() {
 /// A shell starts a background job with SIGINT ignored; the server puts
 /// the default action back, so SIGINT still stops it within 1 s.
 ///
-/// Rule: every binary: stopping — a server restores SIGINT's default action at start, so SIGINT stops it even if it was started ignored
+/// Rule: every binary: stopping a server — Servers restore the default action of both signals when they start, because a shell may start a background job with SIGINT ignored
 /// Read: "The port argument"
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
@@ -490,10 +490,10 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
 /// A server started with SIGINT and SIGTERM blocked unblocks them, so
 /// each still stops it within 1 s.
 ///
-/// Rule: every binary: stopping — a server unblocks SIGINT and SIGTERM at start, so either stops it even if it was started with them blocked
+/// Rule: every binary: stopping a server — and unblock them, because a process inherits its parent's blocked-signal mask and restoring the action does not change it
 /// Read: "The port argument"
 #[test]
-fn stop_signals_work_when_started_blocked() {
+fn signals_stop_a_server_started_with_them_blocked() {
     rules::assert_stop_signals_unblocked(&server_bin(), &["0"], Transport::Udp);
 }
 

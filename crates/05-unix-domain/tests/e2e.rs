@@ -314,7 +314,7 @@ fn a_stopped_server_leaves_a_newer_servers_socket_file_alone() {
 /// the default action back (or takes SIGINT over), so SIGINT still stops
 /// it within 1 s.
 ///
-/// Rule: every binary: stopping — a server restores SIGINT's default action (or takes it over) at start, so SIGINT stops it even if it was started ignored
+/// Rule: every binary: stopping a server — Servers restore the default action of both signals when they start, because a shell may start a background job with SIGINT ignored
 /// Read: "Arguments and signals"
 #[test]
 fn sigint_stops_a_server_started_with_sigint_ignored() {
@@ -330,10 +330,10 @@ fn sigint_stops_a_server_started_with_sigint_ignored() {
 /// Started with SIGINT and SIGTERM blocked (an inherited signal mask), the
 /// server unblocks them: each still stops it within 1 s.
 ///
-/// Rule: every binary: stopping — a server unblocks SIGINT and SIGTERM at start, so either stops it even if it was started with them blocked
+/// Rule: every binary: stopping a server — and unblock them, because a process inherits its parent's blocked-signal mask and restoring the action does not change it
 /// Read: "Arguments and signals"
 #[test]
-fn stop_signals_blocked_at_start_still_stop_the_server() {
+fn signals_stop_a_server_started_with_them_blocked() {
     let dir = SocketDir::new();
     let path = dir.join("server.sock");
     rules::assert_stop_signals_unblocked(
@@ -620,17 +620,17 @@ fn clients_that_vanish_do_not_stop_the_server() {
 
 /// The readiness line is `listening on PATH`, exactly once.
 ///
-/// Rule: every binary: readiness — once listening, a Unix-domain server prints `listening on PATH`, exactly once
+/// Rule: every binary: the readiness line — A server prints exactly one line on stderr as soon as its socket is bound, and, for stream sockets, listening
 /// Read: "Step 3: `listen()`"
 #[test]
-fn readiness_line_names_the_path() {
+fn readiness_line_names_the_real_address() {
     let (_dir, server) = start_server();
     rules::assert_readiness_line(&server);
 }
 
 /// `-h` and `--help`, anywhere on the line: usage on stdout, exit 0.
 ///
-/// Rule: every binary: arguments — `-h`/`--help` prints a usage text on stdout and exits 0
+/// Rule: every binary: help — `-h` or `--help`, anywhere on the line, prints a usage text on stdout (it contains the word `usage`) and exits with status 0
 /// Read: "Arguments and signals"
 #[test]
 fn help_prints_usage_and_exits_zero() {
@@ -785,4 +785,29 @@ fn running_out_of_descriptors_pauses_the_server_until_one_is_free() {
     let (_dir, mut server) = start_server();
     accepting::assert_out_of_descriptors_pauses_then_serves(&mut server);
     assert!(unix::is_socket_file(server.path()));
+}
+
+/// Extra arguments are usage errors too (exit 2), not silently ignored.
+///
+/// Rule: every binary: arguments — Missing or extra arguments, or an argument that does not parse, are a usage error
+/// Read: "Arguments and signals"
+#[test]
+fn extra_arguments_are_usage_errors() {
+    let dir = SocketDir::new();
+    let path = dir.join("server.sock");
+    let path = path.to_str().expect("a UTF-8 temp dir");
+    rules::assert_extra_argument_rejected(&server_bin(), &[path]);
+    rules::assert_extra_argument_rejected(&client_bin(), &[path]);
+}
+
+/// SIGINT and SIGTERM each stop a server waiting in `accept` within 1 s.
+///
+/// Rule: every binary: stopping a server — SIGINT (Ctrl-C) or SIGTERM ends any server within a second
+/// Read: "Removing the file when stopped"
+#[test]
+fn stop_signals_end_the_server_within_a_second() {
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let (_dir, mut server) = start_server();
+        rules::assert_stops_on(&mut server, signal);
+    }
 }

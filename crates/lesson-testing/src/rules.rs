@@ -25,6 +25,113 @@ use crate::{
     client, expects_readiness_line, faults, tcp, udp, unix, Address, Server, Transport, WAIT,
 };
 
+/// Which lessons' binaries a shared rule concerns, by what they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concerns {
+    /// Every lesson's.
+    Every,
+    /// Servers that take a PORT (TCP and UDP).
+    PortServers,
+    /// Clients that take HOST and PORT (TCP and UDP).
+    HostClients,
+    /// Clients that connect over TCP.
+    TcpClients,
+}
+
+impl Concerns {
+    /// Whether a lesson whose server is reached over `transport` has
+    /// binaries this rule concerns.
+    pub fn includes(self, transport: Transport) -> bool {
+        match self {
+            Concerns::Every => true,
+            Concerns::PortServers | Concerns::HostClients => transport != Transport::Unix,
+            Concerns::TcpClients => transport == Transport::Tcp,
+        }
+    }
+}
+
+/// A rule of the contract that several lessons' binaries follow, checked
+/// the same way in each lesson: one check name, and one wording, the
+/// contract's own.
+#[derive(Debug, Clone, Copy)]
+pub struct Shared {
+    /// The check's name, the same in every lesson it concerns.
+    pub check: &'static str,
+    /// The `Rule:` line of every such check: `every binary: TOPIC — ` and
+    /// the contract's words (docs/src/contract.md holds them verbatim).
+    pub rule: &'static str,
+    /// The function of this module every such check calls.
+    pub calls: &'static str,
+    pub concerns: Concerns,
+}
+
+/// The rules every lesson's binaries share. Each lesson's tests/e2e.rs
+/// holds a check of each rule that concerns it, under this name, with
+/// this `Rule:` line, calling this function; a tidy test
+/// (`xtask/src/tidy.rs`) holds every lesson to it.
+pub const SHARED: &[Shared] = &[
+    Shared {
+        check: "help_prints_usage_and_exits_zero",
+        rule: "every binary: help — `-h` or `--help`, anywhere on the line, prints a usage text on stdout (it contains the word `usage`) and exits with status 0",
+        calls: "assert_help",
+        concerns: Concerns::Every,
+    },
+    Shared {
+        check: "extra_arguments_are_usage_errors",
+        rule: "every binary: arguments — Missing or extra arguments, or an argument that does not parse, are a usage error",
+        calls: "assert_extra_argument_rejected",
+        concerns: Concerns::Every,
+    },
+    Shared {
+        check: "bad_or_missing_ports_are_usage_errors",
+        rule: "every binary: ports — A port is a decimal number from 0 to 65535. Port 0 asks the kernel to pick a free port. Anything else (`abc`, `-1`, `70000`) is a usage error",
+        calls: "assert_bad_ports_rejected",
+        concerns: Concerns::PortServers,
+    },
+    Shared {
+        check: "readiness_line_names_the_real_address",
+        rule: "every binary: the readiness line — A server prints exactly one line on stderr as soon as its socket is bound, and, for stream sockets, listening",
+        calls: "assert_readiness_line",
+        concerns: Concerns::Every,
+    },
+    Shared {
+        check: "server_reports_a_port_in_use",
+        rule: "every binary: errors — The line names the step that failed and gives the operating system's reason, in the tutorial's style",
+        calls: "port_in_use_reported",
+        concerns: Concerns::PortServers,
+    },
+    Shared {
+        check: "stop_signals_end_the_server_within_a_second",
+        rule: "every binary: stopping a server — SIGINT (Ctrl-C) or SIGTERM ends any server within a second",
+        calls: "assert_stops_on",
+        concerns: Concerns::Every,
+    },
+    Shared {
+        check: "sigint_stops_a_server_started_with_sigint_ignored",
+        rule: "every binary: stopping a server — Servers restore the default action of both signals when they start, because a shell may start a background job with SIGINT ignored",
+        calls: "assert_sigint_restored",
+        concerns: Concerns::Every,
+    },
+    Shared {
+        check: "signals_stop_a_server_started_with_them_blocked",
+        rule: "every binary: stopping a server — and unblock them, because a process inherits its parent's blocked-signal mask and restoring the action does not change it",
+        calls: "assert_stop_signals_unblocked",
+        concerns: Concerns::Every,
+    },
+    Shared {
+        check: "client_reports_an_unknown_host",
+        rule: "every binary: errors — If HOST cannot be resolved, the client exits with status 1 and stderr says `no such host`",
+        calls: "assert_unknown_host_reported",
+        concerns: Concerns::HostClients,
+    },
+    Shared {
+        check: "client_reports_connection_refused",
+        rule: "every binary: errors — If nothing listens on the port, it exits with status 1 and stderr says `ERROR connecting` and `Connection refused`",
+        calls: "assert_connection_refused",
+        concerns: Concerns::TcpClients,
+    },
+];
+
 /// Ports the contract rejects: not decimal, out of range, signed, empty.
 pub const BAD_PORTS: &[&str] = &[
     "abc",
