@@ -50,6 +50,16 @@ pub fn names(lesson: &Lesson) -> BTreeSet<String> {
     read(lesson).into_keys().collect()
 }
 
+/// The body of check `name` in `source` (the text of a `tests/e2e.rs`):
+/// from its `fn` line to the `}` that closes it at the start of a line.
+pub fn body<'a>(source: &'a str, name: &str) -> Option<&'a str> {
+    let start = source.find(&format!("fn {name}("))?;
+    let end = source[start..]
+        .find("\n}\n")
+        .map_or(source.len(), |e| start + e + 3);
+    Some(&source[start..end])
+}
+
 /// Parses the text of a `tests/e2e.rs` (see [`read`]): a `#[test]` line,
 /// then (after doc comments, other attributes or blank lines) `fn NAME`.
 pub fn parse(text: &str, chapter: &str) -> BTreeMap<String, CheckDoc> {

@@ -1019,16 +1019,6 @@ fn one_mdbook_version_everywhere() {
     assert_no_problems("mdBook versions that disagree", &problems);
 }
 
-/// The body of `#[test] fn name` in `source` (from its `fn` line to the
-/// `}` that closes it at the start of a line), if there is one.
-fn test_body<'a>(source: &'a str, name: &str) -> Option<&'a str> {
-    let start = source.find(&format!("fn {name}("))?;
-    let end = source[start..]
-        .find("\n}\n")
-        .map_or(source.len(), |e| start + e + 3);
-    Some(&source[start..end])
-}
-
 /// The rules every lesson's binaries share are one table
 /// (`lesson_testing::rules::SHARED`), and every lesson follows it: each
 /// rule that concerns a lesson is checked there under the table's name,
@@ -1078,7 +1068,7 @@ fn shared_rules_are_one_table_that_every_lesson_follows() {
                     shared.rule
                 ));
             }
-            if !test_body(&source, shared.check).is_some_and(|b| b.contains(shared.calls)) {
+            if !crate::checks_source::body(&source, shared.check).is_some_and(|b| b.contains(shared.calls)) {
                 problems.push(format!(
                     "{at}: `{}` does not call rules::{}",
                     shared.check, shared.calls
