@@ -154,7 +154,7 @@ fn three_datagrams_give_three_lines_and_three_replies() {
 /// discarded, not served as a second datagram.
 ///
 /// Rule: 04: a datagram over 1024 bytes does not crash the server: it prints the first 1024 bytes, says the datagram was truncated, and replies
-/// Read: "Step 3: `recvfrom()`"
+/// Read: "Step 4: one line per datagram"
 #[test]
 fn a_long_datagram_is_cut_reported_and_still_answered() {
     let server = start_server();
