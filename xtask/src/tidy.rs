@@ -1068,7 +1068,9 @@ fn shared_rules_are_one_table_that_every_lesson_follows() {
                     shared.rule
                 ));
             }
-            if !crate::checks_source::body(&source, shared.check).is_some_and(|b| b.contains(shared.calls)) {
+            if !crate::checks_source::body(&source, shared.check)
+                .is_some_and(|b| b.contains(shared.calls))
+            {
                 problems.push(format!(
                     "{at}: `{}` does not call rules::{}",
                     shared.check, shared.calls
