@@ -61,7 +61,7 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     })?;
     demo.narrate(
         "accept() gave the server a new socket for this client; one read() on it returned the message, \
-         which the server printed. It now write()s its 18-byte answer on the same socket.",
+         which the server printed; then it write()s its 18-byte answer on that same socket.",
     )?;
     demo.wait_for("the client to print the reply", |log| {
         log.has_line("client", Stream::Stdout, "I got your message")

@@ -59,9 +59,6 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
         ))?;
         let children = demo.watch_children(pid)?;
         let zombies = children.iter().filter(|p| p.is_zombie()).count();
-        if demo.tracing() {
-            tell_trace(demo, strategy)?;
-        }
         if zombies == 0 {
             demo.narrate(&format!(
                 "No Z: each of the {CLIENTS} children was reaped as soon as it exited. Only the child \
@@ -71,6 +68,10 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
             demo.narrate(&format!(
                 "{zombies} zombies (Z) after 2 s: this server does not reap as `--reap {strategy}` promises!"
             ))?;
+        }
+
+        if demo.tracing() {
+            tell_trace(demo, strategy)?;
         }
 
         demo.narrate(

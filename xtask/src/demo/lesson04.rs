@@ -16,7 +16,7 @@ use std::time::Duration;
 use lesson_testing::udp::FakeServer;
 
 use crate::demo::stage::describe;
-use crate::demo::{Demo, Program, Tracing, WAIT};
+use crate::demo::{Demo, Note, Program, Tracing, WAIT};
 use crate::lessons::Lesson;
 use lesson_testing::supervisor::Stream;
 
@@ -38,7 +38,13 @@ pub const TRACING: Tracing = Tracing {
     signals: &["SIGTERM"],
     handlers: &[],
     files: &[],
-    notes: &[],
+    notes: &[Note {
+        starts: "setsockopt(",
+        contains: "SO_RCVTIMEO",
+        text: "setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO_OLD, ...) sets the receive timeout, \
+               SO_RCVTIMEO, as a struct timeval that strace shows as raw bytes. The client sets \
+               it before each wait, to the time left until its deadline.",
+    }],
 };
 
 /// What xtask sends the server, one datagram each, back to back.

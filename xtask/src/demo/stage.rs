@@ -596,6 +596,9 @@ impl Demo {
                 .map(|child| child.pid);
             pid.is_some() || run.has_exited()
         });
+        // A program that ended at once (a server refused its address)
+        // may be gone before it was found: strace's file names it.
+        let pid = pid.or_else(|| follower.first_pid());
         let Some(pid) = pid else {
             return Err(format!(
                 "strace did not start {name:?} ({})",

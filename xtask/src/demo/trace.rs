@@ -138,6 +138,12 @@ pub const NOTES: &[Note] = &[
                lstat() this call.",
     },
     Note {
+        starts: "statx(",
+        contains: "AT_SYMLINK_NOFOLLOW",
+        text: "statx(AT_FDCWD, path, ...AT_SYMLINK_NOFOLLOW...) is lstat() too: Rust's standard \
+               library asks with statx(), the newer call, which can say what it should find out.",
+    },
+    Note {
         starts: "exit_group(",
         contains: "",
         text: "exit_group() ends the process, every thread of it: exit() and _exit() both make \
@@ -294,6 +300,7 @@ pub enum What {
 
 /// One program's trace file, read as strace writes it.
 pub struct Follower {
+    path: PathBuf,
     file: File,
     label: String,
     tracing: Tracing,
@@ -320,6 +327,7 @@ impl Follower {
         File::create(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
         let file = File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
         Ok(Follower {
+            path: path.to_path_buf(),
             file,
             label: label.to_string(),
             tracing,
@@ -341,6 +349,14 @@ impl Follower {
     /// The program's PID, once strace has started it.
     pub fn set_pid(&mut self, pid: i32) {
         self.pid = Some(pid);
+    }
+
+    /// The PID of the first line strace wrote: the program's own, as its
+    /// children come later (for a program that was gone before the demo
+    /// could find it among strace's children).
+    pub fn first_pid(&self) -> Option<i32> {
+        let text = fs::read_to_string(&self.path).ok()?;
+        text.split_whitespace().next()?.parse().ok()
     }
 
     /// What strace has written since the last call. With `flush`, also
@@ -480,7 +496,16 @@ impl Follower {
                 let mut arguments = line["rt_sigaction(".len()..].split(", ");
                 let signal = arguments.next().unwrap_or_default();
                 let setting = arguments.next().is_some_and(|a| a != "NULL");
-                setting && self.tracing.handlers.contains(&signal)
+                // Setting the action it had already (the lessons restore
+                // defaults in case whoever started them changed one)
+                // changes nothing.
+                let handlers: Vec<&str> = line
+                    .split("sa_handler=")
+                    .skip(1)
+                    .map(|rest| rest.split([',', '}']).next().unwrap_or_default())
+                    .collect();
+                let unchanged = handlers.len() == 2 && handlers[0] == handlers[1];
+                setting && !unchanged && self.tracing.handlers.contains(&signal)
             }
             "newfstatat" | "lstat" | "stat" | "statx" | "unlink" | "unlinkat" => self
                 .tracing
@@ -586,7 +611,7 @@ fn plain(line: &str) -> String {
                 quoted = true;
                 shown.push(c);
             }
-            '<' if shown.ends_with(|d: char| d.is_ascii_digit()) => {
+            '<' if shown.ends_with(|d: char| d.is_ascii_digit()) || shown.ends_with("AT_FDCWD") => {
                 // An annotation: skip to its end.
                 let rest = chars.as_str();
                 let end = annotation_end(rest).map_or(rest.len(), |end| end + 1);
@@ -738,6 +763,8 @@ mod tests {
                  NULL, 8) = 0",
                 "100 1.0 rt_sigaction(SIGCHLD, NULL, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, \
                  8) = 0",
+                "100 1.0 rt_sigaction(SIGCHLD, {sa_handler=SIG_DFL, sa_mask=[CHLD], \
+                 sa_flags=SA_RESTART}, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, 8) = 0",
                 "100 1.0 socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, 0) = \
                  3<UNIX-STREAM:[9]>",
                 "100 1.0 connect(3<UNIX-STREAM:[9]>, {sa_family=AF_UNIX, \
