@@ -88,10 +88,11 @@ pub struct Check {
     note = "The demo builds the lesson's binaries, starts its server (on a port the kernel \
 chooses, or for 05 at a path in a fresh directory), runs clients against it and shows every \
 line each side writes, labelled `server` or `client`, with a line starting `==>` saying what \
-happens at each step. Lines fit the terminal (80 columns in a pipe or a log). On a terminal \
-each step comes a second after the last; with --pace, when you press Enter. Every wait gives \
-up after 10 s. Whatever the demo started is killed when it ends, also on an error or Ctrl-C. \
-`--list` names the demos.",
+happens at each step. With --trace, lines marked `>` are the system calls each side made, in \
+the order they returned. Lines fit the terminal (80 columns in a pipe or a log). On a terminal \
+each step comes a second after the last; with --pace, when you press Enter (within 30 \
+minutes). Every other wait gives up after 10 s. Whatever the demo started is killed when it \
+ends, also on an error, Ctrl-C or the end of input. `--list` names the demos.",
     example = "cargo xtask demo 02 --trace --pace\ncargo xtask demo --list"
 )]
 pub struct Demo {

@@ -307,8 +307,15 @@ impl Demo {
         }
         let typed = self.keyboard.line(PACE_LIMIT);
         if prompt {
-            // The prompt's line, and the newline Enter echoed: cleared.
-            print!("\r\x1b[1A\x1b[2K");
+            // The prompt is cleared: after Enter, which the terminal echoed
+            // as a new line, it is the line above; after Ctrl-D or Ctrl-C,
+            // the line the cursor is on.
+            let up = if matches!(typed, Typed::Line(_)) {
+                "\x1b[1A"
+            } else {
+                ""
+            };
+            print!("\r{up}\x1b[2K");
             let _ = io::stdout().flush();
         }
         let stop = |demo: &mut Demo, why: String| {
@@ -357,8 +364,8 @@ impl Demo {
     /// shows what can be shown, in time order: each call as it returned,
     /// each output line where strace saw its `write` (under `--trace`), or
     /// as it arrived (without, or when strace shows no such write within
-    /// [`LATE`]). With `flush`, shows everything. Returns how many lines
-    /// it showed.
+    /// `LATE`). With `flush`, shows everything. Returns how many lines it
+    /// showed.
     fn pump(&mut self, flush: bool) -> usize {
         /// How long an output line waits for its write to show in the
         /// trace, and a write for its output line.

@@ -1,25 +1,27 @@
 //! `--trace`: the lesson's programs run under `strace`, and the system
 //! calls the chapter is about are shown beside their output, labelled by
-//! side, as they return.
+//! side, in the order they returned.
 //!
-//! Each program runs as `strace -f -qq -yy -e trace=... -o FILE PROGRAM
-//! ARGS`: strace is the supervised process and the program its child (so
-//! it traces a child of its own, which ptrace allows wherever strace works
-//! at all; `-D` would trace its parent, which Yama's ptrace_scope = 1
-//! forbids). `-f` follows a fork server's children, `-qq` drops the
-//! attach and exit messages, and `-yy` tells what each descriptor is, so
-//! reads, writes and closes are shown for sockets only (not the dynamic
-//! loader reading libc); the demo then leaves those details out, to keep
-//! lines short. strace writes each line as the call returns, so a
-//! [`Follower`] reads the file as it grows and the demo shows the new
-//! lines before each line of output and each narration.
+//! Each program runs as `strace -f -qq -yy -ttt -T -e trace=... -o FILE
+//! PROGRAM ARGS`: strace is the supervised process and the program its
+//! child (so it traces a child of its own, which ptrace allows wherever
+//! strace works at all; `-D` would trace its parent, which Yama's
+//! ptrace_scope = 1 forbids). `-f` follows a fork server's children, `-qq`
+//! drops the attach and exit messages, `-yy` tells what each descriptor
+//! is, so reads, writes and closes are shown for sockets only (not the
+//! dynamic loader reading libc; the demo then leaves those details out, to
+//! keep lines short), and `-ttt -T` give when each call began and how long
+//! it took: when it returned. A [`Follower`] reads each file as strace
+//! writes it; the demo shows calls from all files in the order they
+//! returned, and places each output line of a program where strace saw
+//! the `write` that wrote it.
 //!
 //! What is left out, beyond the chapter's calls: calls that get a signal
 //! and are restarted by the kernel (`ERESTARTSYS`: the program never sees
 //! them), `rt_sigaction` calls for signals the chapter is not about (Rust's
-//! runtime sets up SIGSEGV and SIGPIPE), and glibc's attempts to reach a
-//! name-service cache daemon (nscd) over a Unix socket when resolving
-//! `localhost`.
+//! runtime sets up SIGSEGV and SIGPIPE) or that change nothing, and glibc's
+//! attempts to reach a name-service cache daemon (nscd) over a Unix socket
+//! when resolving `localhost`.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
@@ -151,6 +153,9 @@ pub const NOTES: &[Note] = &[
     },
 ];
 
+/// What the demo says, in one line, when strace is not installed.
+const NO_STRACE: &str = "--trace needs strace (apt-get install strace); going on without tracing.";
+
 /// strace, found and able to trace here, and where its files go.
 pub struct Tracer {
     tracing: Tracing,
@@ -179,13 +184,7 @@ impl Tracer {
             .stdin(Stdio::null());
         let mut check = match Supervised::start(&mut command) {
             Ok(check) => check,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(
-                    "--trace needs strace (apt-get install strace); going on without \
-                            tracing."
-                        .to_string(),
-                )
-            }
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(NO_STRACE.to_string()),
             Err(e) => {
                 return Err(format!(
                     "cannot start strace ({e}); going on without tracing."
