@@ -104,8 +104,12 @@ pub struct Check {
     note = "The demo builds the lesson's binaries, starts its server (on a port the kernel \
 chooses, or for 05 at a path in a fresh directory), runs clients against it and shows every \
 line each side writes, labelled `server` or `client`, with a line starting `==>` saying what \
-happens at each step. Every wait gives up after 10 s. Whatever the demo started is killed \
-when it ends, also on an error or Ctrl-C. `--list` names the demos."
+happens at each step. With --trace, lines marked `>` are the system calls each side made, in \
+the order they returned. Lines fit the terminal (80 columns in a pipe or a log). On a terminal \
+each step comes a second after the last; with --pace, when you press Enter (within 30 \
+minutes). Every other wait gives up after 10 s. Whatever the demo started is killed when it \
+ends, also on an error, Ctrl-C or the end of input. `--list` names the demos.",
+    example = "cargo xtask demo 02 --trace --pace\ncargo xtask demo --list"
 )]
 pub struct Demo {
     /// the lesson to show: a number (01 or 1) or a directory name
@@ -114,6 +118,14 @@ pub struct Demo {
     /// list the demos, a line each
     #[argh(switch)]
     pub list: bool,
+    /// wait for Enter before each narrated step, so you can talk; at the
+    /// end of input (Ctrl-D) the demo stops
+    #[argh(switch)]
+    pub pace: bool,
+    /// show the system calls each side makes, as strace sees them (needs
+    /// strace: apt-get install strace), filtered to the lesson's
+    #[argh(switch)]
+    pub trace: bool,
     /// (01 only) you type the client's message
     #[argh(switch)]
     pub interactive: bool,

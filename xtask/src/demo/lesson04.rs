@@ -16,9 +16,36 @@ use std::time::Duration;
 use lesson_testing::udp::FakeServer;
 
 use crate::demo::stage::describe;
-use crate::demo::{Demo, WAIT};
+use crate::demo::{Demo, Note, Program, Tracing, WAIT};
 use crate::lessons::Lesson;
-use lesson_testing::supervisor::{Stream, Supervised};
+use lesson_testing::supervisor::Stream;
+
+/// `--trace`: datagrams in and out, with their addresses, and the
+/// client's receive timeout.
+pub const TRACING: Tracing = Tracing {
+    calls: &[
+        "socket",
+        "bind",
+        "connect",
+        "recvfrom",
+        "sendto",
+        "read",
+        "write",
+        "setsockopt",
+        "close",
+        "exit_group",
+    ],
+    signals: &["SIGTERM"],
+    handlers: &[],
+    files: &[],
+    notes: &[Note {
+        starts: "setsockopt(",
+        contains: "SO_RCVTIMEO",
+        text: "setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO_OLD, ...) sets the receive timeout, \
+               SO_RCVTIMEO, as a struct timeval that strace shows as raw bytes. The client sets \
+               it before each wait, to the time left until its deadline.",
+    }],
+};
 
 /// What xtask sends the server, one datagram each, back to back.
 const DATAGRAMS: [&str; 3] = ["one", "two", "three"];
@@ -35,7 +62,7 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     demo.narrate(
         "Lesson 04: datagrams. udp-server has no connections: recvfrom() hands it one whole \
          datagram at a time, with the address of its sender, and it answers each with sendto().",
-    );
+    )?;
     demo.build(lesson)?;
     let (mut server, port) = demo.start_datagram_server("udp-server", &[])?;
 
@@ -55,7 +82,7 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
          as a lossy network might, and answers later ones as udp-server would, after {} s.",
         lossy.port(),
         ANSWER_DELAY.as_secs_f64()
-    ));
+    ))?;
     show_resend(demo, &lossy)?;
 
     let silent = FakeServer::silent();
@@ -63,13 +90,13 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
         "Last, a stand-in on port {} that never answers: the same silence as a lost answer, a \
          crashed server, or nobody there at all. UDP cannot tell them apart.",
         silent.port()
-    ));
+    ))?;
     show_giving_up(demo, &silent)?;
 
     let status = demo.stop_server(&mut server)?;
     demo.narrate(&format!(
         "The server is gone ({status}). Nothing else had to be closed: it never had a connection."
-    ));
+    ))?;
     Ok(())
 }
 
@@ -79,7 +106,7 @@ fn show_boundaries(demo: &mut Demo, port: u16) -> Result<(), String> {
     demo.narrate(&format!(
         "xtask sends three datagrams from one UDP socket, back to back, without waiting for \
          answers: three sendto() calls, with {listed}."
-    ));
+    ))?;
     let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
         .map_err(|e| format!("binding xtask's UDP socket: {e}"))?;
     socket
@@ -109,7 +136,7 @@ fn show_boundaries(demo: &mut Demo, port: u16) -> Result<(), String> {
          socket: each recvfrom() returned exactly one datagram, never two, never part of one. Over \
          TCP, the same three writes could have reached the server's read() as \"onetwothree\".",
         REPLY.len()
-    ));
+    ))?;
     Ok(())
 }
 
@@ -120,7 +147,7 @@ fn show_resend(demo: &mut Demo, lossy: &FakeServer) -> Result<(), String> {
     demo.narrate(&format!(
         "Starting `udp-client localhost {port} --timeout 1 --retries 3`: it waits at most 1 s for \
          an answer, and sends its line again, up to 3 more times, when none comes."
-    ));
+    ))?;
     let mut client = start_client(
         demo,
         "client 1",
@@ -136,17 +163,20 @@ fn show_resend(demo: &mut Demo, lossy: &FakeServer) -> Result<(), String> {
     demo.wait_for("the first datagram to reach the stand-in", |_| {
         lossy.count() >= 1
     })?;
-    demo.narrate(
+    // The client's timeout runs while the demo talks: no pause here, or
+    // the resend would come before the words that announce it.
+    demo.narrate_now(
         "The first datagram reached the stand-in, which dropped it without a word. The client \
          sits in recvfrom(), with a receive timeout (SO_RCVTIMEO) of 1 s.",
     );
     demo.wait_for("the client to send its line again", |_| lossy.count() >= 2)?;
     let arrivals = lossy.arrivals();
     let gap = arrivals[1].at.duration_since(arrivals[0].at);
-    demo.narrate(&format!(
+    demo.narrate_now(&format!(
         "{:.2} s later, with no answer, recvfrom() gave up (EAGAIN) and the client sent the same \
-         line again, with sendto(). The stand-in answers this second one.",
-        gap.as_secs_f64()
+         line again, with sendto(). The stand-in answers this second one, {} s later.",
+        gap.as_secs_f64(),
+        ANSWER_DELAY.as_secs_f64()
     ));
     demo.wait_for("the client to print the answer and exit", |log| {
         client.has_exited() && log.closed("client 1")
@@ -156,7 +186,7 @@ fn show_resend(demo: &mut Demo, lossy: &FakeServer) -> Result<(), String> {
         "The client printed the answer and ended ({status}): two datagrams sent, one lost, one \
          answered. The tutorial's client, which waits in recvfrom() with no time limit, would \
          still be waiting."
-    ));
+    ))?;
     Ok(())
 }
 
@@ -166,7 +196,7 @@ fn show_giving_up(demo: &mut Demo, silent: &FakeServer) -> Result<(), String> {
     demo.narrate(&format!(
         "Starting `udp-client localhost {port} --timeout 0.3 --retries 2`: at most 1 + 2 \
          datagrams, 0.3 s apart."
-    ));
+    ))?;
     let mut client = start_client(
         demo,
         "client 2",
@@ -187,30 +217,25 @@ fn show_giving_up(demo: &mut Demo, silent: &FakeServer) -> Result<(), String> {
          waited 0.3 s after the last one too, then gave up with `no reply` ({status}). It never \
          learned why: no answer is all UDP ever says.",
         arrivals.len()
-    ));
+    ))?;
     Ok(())
 }
 
 /// Starts `udp-client localhost ARGS...` under `label`, its stdin a pipe.
-fn start_client(demo: &mut Demo, label: &str, args: &[&str]) -> Result<Supervised, String> {
+fn start_client(demo: &mut Demo, label: &str, args: &[&str]) -> Result<Program, String> {
     let mut command = Command::new(demo.binary("udp-client")?);
-    command.arg("localhost").args(args).stdin(Stdio::piped());
-    demo.spawn(label, &mut command)
+    command.arg("localhost").args(args);
+    demo.spawn(label, command, Stdio::piped())
 }
 
 /// Waits for the client's prompt, then types `line` and Enter.
-fn type_line(
-    demo: &mut Demo,
-    client: &mut Supervised,
-    label: &str,
-    line: &str,
-) -> Result<(), String> {
+fn type_line(demo: &mut Demo, client: &mut Program, label: &str, line: &str) -> Result<(), String> {
     demo.wait_for("the client's prompt", |log| {
         log.has_line(label, Stream::Stdout, "Please enter the message")
     })?;
     demo.narrate(&format!(
         "We type {line:?} and Enter; the client sends the line as one datagram."
-    ));
+    ))?;
     if let Some(mut stdin) = client.take_stdin() {
         // If the client is already gone, its exit status will say why.
         let _ = stdin.write_all(format!("{line}\n").as_bytes());

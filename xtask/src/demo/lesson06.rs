@@ -8,10 +8,36 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{ChildStdin, Command, Stdio};
 
 use crate::demo::stage::describe;
-use crate::demo::{Demo, WAIT};
+use crate::demo::{Demo, Program, Tracing, WAIT};
 use crate::lessons::Lesson;
 use lesson_testing::procfs as procs;
-use lesson_testing::supervisor::{Stream, Supervised};
+use lesson_testing::supervisor::Stream;
+
+/// `--trace`: select() and what the server does with what it reports,
+/// and each client's connection, half-close and close.
+pub const TRACING: Tracing = Tracing {
+    calls: &[
+        "socket",
+        "bind",
+        "listen",
+        "accept",
+        "accept4",
+        "connect",
+        "select",
+        "pselect6",
+        "read",
+        "write",
+        "recvfrom",
+        "sendto",
+        "shutdown",
+        "close",
+        "exit_group",
+    ],
+    signals: &["SIGTERM"],
+    handlers: &[],
+    files: &[],
+    notes: &[],
+};
 
 /// How many `select-client` processes talk to the server at once.
 const CLIENTS: usize = 6;
@@ -19,7 +45,7 @@ const CLIENTS: usize = 6;
 /// One running `select-client`, with the stdin we type into.
 struct Client {
     label: String,
-    run: Supervised,
+    run: Program,
     stdin: Option<ChildStdin>,
 }
 
@@ -29,7 +55,7 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
         "Lesson 06: select-server serves every client from ONE process with ONE thread. Each round \
          of its loop asks select() which sockets are ready, and serves only those, so it never waits \
          on any one client.",
-    );
+    )?;
     demo.build(lesson)?;
     let (mut server, port) = demo.start_server_waiting_in(
         "select-server",
@@ -39,19 +65,19 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     let pid = server.pid();
     demo.narrate(&format!(
         "Its open descriptors, from /proc/{pid}/fd (like `ls -l /proc/{pid}/fd`):"
-    ));
+    ))?;
     let known = Known::from_start(pid);
-    show_descriptors(pid, &known);
+    show_descriptors(demo, pid, &known);
     demo.narrate(
         "The spare is /dev/null, kept open on purpose: if the process ever runs out of descriptors, \
          the server closes it to accept, and close at once, the connection it cannot serve.",
-    );
+    )?;
 
     demo.narrate(
         "First a client that misbehaves: xtask connects and sends `half a li`, half a line without \
          its newline, then nothing more. A server that waited for the end of the line would now be \
          stuck.",
-    );
+    )?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut staller = TcpStream::connect_timeout(&address, WAIT)
         .map_err(|e| format!("connecting to the server: {e}"))?;
@@ -62,16 +88,14 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     demo.narrate(&format!(
         "Now {CLIENTS} clients at once: `select-client localhost {port}`, each its own process. Their \
          stdin stays open, so they stay connected."
-    ));
+    ))?;
     let path = demo.binary("select-client")?;
     let mut clients = Vec::new();
     for i in 1..=CLIENTS {
         let label = format!("client {i}");
         let mut command = Command::new(&path);
-        command
-            .args(["localhost", &port.to_string()])
-            .stdin(Stdio::piped());
-        let mut run = demo.spawn(&label, &mut command)?;
+        command.args(["localhost", &port.to_string()]);
+        let mut run = demo.spawn(&label, command, Stdio::piped())?;
         let stdin = run.take_stdin();
         clients.push(Client { label, run, stdin });
     }
@@ -81,17 +105,23 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     })?;
 
     demo.narrate(
-        "Each client types a line, client 1 first. The server prints each line as it arrives and \
-         answers that client alone:",
-    );
+        "We type a line into each client, client 1 to client 6, without waiting in between. Each \
+         client is a process of its own and sends its line when it gets to run, so the lines may \
+         reach the server in any order. The server prints each line as it arrives and answers \
+         that client alone:",
+    )?;
     type_round(demo, &mut clients, "Hello from", 1)?;
+    let forward: Vec<usize> = (1..=CLIENTS).collect();
+    tell_order(demo, "Hello from", &forward)?;
     demo.narrate(
-        "And a second round in the opposite order, client 6 first. The server's output follows the \
-         order the lines arrive in, whoever sends them:",
-    );
+        "A second round, typed the other way, client 6 to client 1. Again the server's output \
+         follows the order the lines arrive in, whoever sends them:",
+    )?;
     clients.reverse();
     type_round(demo, &mut clients, "Second line from", 2)?;
     clients.reverse();
+    let backward: Vec<usize> = (1..=CLIENTS).rev().collect();
+    tell_order(demo, "Second line from", &backward)?;
 
     let threads = match procs::threads(pid) {
         Some(1) => "one thread".to_string(),
@@ -102,17 +132,17 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     demo.narrate(&format!(
         "All of that was one process: PID {pid}, with {threads} and {children} child processes \
          (lesson 02 would have forked {CLIENTS} children by now). Its descriptors now:"
-    ));
-    show_descriptors(pid, &known);
+    ))?;
+    show_descriptors(demo, pid, &known);
     demo.narrate(&format!(
         "One socket per connection, {connected} in all: the stalled one and the {CLIENTS} clients. Each \
          round, the server puts them in select()'s sets, and select() hands back the ready ones."
-    ));
+    ))?;
 
     demo.narrate(
         "The stalled client at last sends the rest, `ne` and a newline. Its first half waited in \
          the server's input buffer for that client all along:",
-    );
+    )?;
     staller
         .write_all(b"ne\n")
         .map_err(|e| format!("sending the rest of the line: {e}"))?;
@@ -120,13 +150,13 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
         log.has_line("server", Stream::Stdout, "Here is the message: half a line")
     })?;
     let reply = read_reply(&mut staller)?;
-    demo.narrate(&format!("xtask reads its reply: {:?}.", reply.trim_end()));
+    demo.narrate(&format!("xtask reads its reply: {:?}.", reply.trim_end()))?;
 
     demo.narrate(
         "Now the clients' input ends (we close their stdin). Each client half-closes its connection \
          (shutdown SHUT_WR: \"I will send no more\"); the server reads end of file, sends what is \
          still pending, closes that connection; the client sees it closed and exits 0.",
-    );
+    )?;
     for client in &mut clients {
         client.stdin = None;
     }
@@ -147,11 +177,11 @@ pub fn run(demo: &mut Demo, lesson: &Lesson) -> Result<(), String> {
     })?;
     demo.narrate(
         "Every client has exited 0. The server's descriptors are back to where they began:",
-    );
-    show_descriptors(pid, &known);
+    )?;
+    show_descriptors(demo, pid, &known);
 
     let status = demo.stop_server(&mut server)?;
-    demo.narrate(&format!("The server is gone ({status})."));
+    demo.narrate(&format!("The server is gone ({status})."))?;
     Ok(())
 }
 
@@ -179,6 +209,32 @@ fn type_round(
                 .iter()
                 .all(|label| log.count(label, Stream::Stdout, "I got your message:") >= round)
     })
+}
+
+/// Says in which order the server printed this round's lines, as the
+/// screen shows it, against the order they were typed in (`typed`).
+fn tell_order(demo: &mut Demo, words: &str, typed: &[usize]) -> Result<(), String> {
+    let prefix = format!("Here is the message: {words} client ");
+    let order: Vec<&str> = demo
+        .log
+        .lines("server", Stream::Stdout, &prefix)
+        .map(|line| &line[prefix.len()..])
+        .collect();
+    let typed: Vec<String> = typed.iter().map(usize::to_string).collect();
+    let listed = order.join(", ");
+    let text = if order == typed {
+        format!(
+            "The server printed them in the order {listed}, the order we typed them in, this \
+             time: nothing makes it so."
+        )
+    } else {
+        format!(
+            "The server printed them in the order {listed}, not the order we typed them in: each \
+             client sends when it gets to run, and each round select() reports whichever sockets \
+             have data by then."
+        )
+    };
+    demo.narrate(&text)
 }
 
 /// How many sockets `pid` has open.
@@ -232,13 +288,17 @@ impl Known {
     }
 }
 
-/// Prints `/proc/PID/fd` as `ls -l` would show it, each descriptor with
-/// what it is for.
-fn show_descriptors(pid: i32, known: &Known) {
-    println!("    {:>4}  {:<18} WHAT", "FD", "TARGET");
+/// Shows `/proc/PID/fd` as `ls -l` would, each descriptor with what it
+/// is for.
+fn show_descriptors(demo: &mut Demo, pid: i32, known: &Known) {
+    let mut rows = vec![format!("    {:>4}  {:<18} WHAT", "FD", "TARGET")];
     for (fd, target) in procs::descriptors(pid) {
-        println!("    {fd:>4}  {target:<18} {}", known.what(fd, &target));
+        rows.push(format!(
+            "    {fd:>4}  {target:<18} {}",
+            known.what(fd, &target)
+        ));
     }
+    demo.show_rows(&rows);
 }
 
 /// Reads one reply line from the stalled client's connection.
