@@ -265,6 +265,9 @@ fn grade(fixture: &Fixture) {
         "{}: no failure says {cause:?}; stdout:\n{stdout}",
         fixture.name
     );
+    if let Some(line) = failures.lines().find(|l| l.contains(cause)) {
+        eprintln!("{}: the failure says: {}", fixture.name, line.trim());
+    }
     // Nothing left behind: no process of the run (the fixtures' own are
     // started from the mixture's directory, their children sleep 3599 s),
     // and no sandbox directory.
