@@ -83,7 +83,7 @@ pub fn run(flags: flags::Workbook) -> ExitCode {
         Err(e) => return usage_error(&e, "workbook"),
     };
     let target = crate_dir(lesson);
-    let shown = format!("workbook/{}", lesson.dir);
+    let shown = shown_path(&target);
     if target.exists() && !flags.reset {
         println!(
             "{shown} exists already: nothing changed. Grade it with `cargo xtask check {} \
