@@ -5,13 +5,13 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::demo::stage::describe;
-use crate::demo::{Demo, Tracing, SOCKET_CALLS};
+use crate::demo::{Demo, Tracing};
 use crate::lessons::Lesson;
 use lesson_testing::supervisor::Stream;
 
 /// `--trace`: a socket's life on each side.
 pub const TRACING: Tracing = Tracing {
-    calls: SOCKET_CALLS,
+    more_calls: &["listen", "accept", "accept4"],
     signals: &[],
     handlers: &[],
     files: &[],

@@ -6,33 +6,24 @@ use crate::lessons::Lesson;
 use lesson_testing::procfs::{self as procs, Process};
 use lesson_testing::supervisor::Stream;
 
-/// The calls of a fork server: a socket's life, then fork(), wait and
+/// The calls of a fork server beyond a socket's life: fork(), wait and
 /// signals (the same for lesson 03).
 pub const CALLS: &[&str] = &[
-    "socket",
-    "bind",
     "listen",
     "accept",
     "accept4",
-    "connect",
-    "read",
-    "write",
-    "recvfrom",
-    "sendto",
-    "close",
     "clone",
     "clone3",
     "fork",
     "vfork",
     "wait4",
     "rt_sigaction",
-    "exit_group",
 ];
 
 /// `--trace`: the parent's accept() and fork(), each child serving its
 /// client and exiting, SIGCHLD that nobody handles.
 pub const TRACING: Tracing = Tracing {
-    calls: CALLS,
+    more_calls: CALLS,
     signals: &["SIGCHLD", "SIGTERM"],
     handlers: &["SIGCHLD"],
     files: &[],

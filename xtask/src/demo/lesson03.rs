@@ -8,7 +8,7 @@ use lesson_testing::supervisor::Stream;
 
 /// `--trace`: lesson 02's calls, and now the SIGCHLD handler's wait4().
 pub const TRACING: Tracing = Tracing {
-    calls: lesson02::CALLS,
+    more_calls: lesson02::CALLS,
     signals: &["SIGCHLD", "SIGTERM"],
     handlers: &["SIGCHLD"],
     files: &[],

@@ -23,18 +23,7 @@ use lesson_testing::supervisor::Stream;
 /// `--trace`: datagrams in and out, with their addresses, and the
 /// client's receive timeout.
 pub const TRACING: Tracing = Tracing {
-    calls: &[
-        "socket",
-        "bind",
-        "connect",
-        "recvfrom",
-        "sendto",
-        "read",
-        "write",
-        "setsockopt",
-        "close",
-        "exit_group",
-    ],
+    more_calls: &["setsockopt"],
     signals: &["SIGTERM"],
     handlers: &[],
     files: &[],

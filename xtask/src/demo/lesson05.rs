@@ -22,17 +22,10 @@ const SOCKET_FILE: &str = "lesson05.sock";
 /// `--trace`: the socket file's life (bind creates it, the handler
 /// checks and unlinks it), connections, and who connected.
 pub const TRACING: Tracing = Tracing {
-    calls: &[
-        "socket",
-        "bind",
+    more_calls: &[
         "listen",
         "accept",
         "accept4",
-        "connect",
-        "read",
-        "write",
-        "recvfrom",
-        "sendto",
         "getsockopt",
         "rt_sigaction",
         "lstat",
@@ -40,8 +33,6 @@ pub const TRACING: Tracing = Tracing {
         "statx",
         "unlink",
         "unlinkat",
-        "close",
-        "exit_group",
     ],
     signals: &["SIGTERM"],
     handlers: &["SIGTERM", "SIGINT"],

@@ -39,7 +39,7 @@ use crate::lessons::{self, Lesson};
 use crate::{term, usage_error};
 
 pub use stage::{Demo, Options, Program};
-pub use trace::{Note, Tracing, SOCKET_CALLS};
+pub use trace::{Note, Tracing};
 
 /// One lesson's demo: what it shows, step by step.
 pub type Narration = fn(&mut Demo, &Lesson) -> Result<(), String>;

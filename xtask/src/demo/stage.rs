@@ -536,10 +536,8 @@ impl Demo {
         if let Some(tracer) = &self.tracer {
             let calls = tracer
                 .tracing()
-                .calls
-                .iter()
-                .filter(|c| !matches!(**c, "accept" | "fork" | "vfork" | "clone3" | "select"))
-                .copied()
+                .calls()
+                .filter(|c| !matches!(*c, "accept" | "fork" | "vfork" | "clone3" | "select"))
                 .collect::<Vec<_>>()
                 .join(", ");
             self.narrate(&format!(

@@ -36,9 +36,10 @@ use super::WAIT;
 /// What a demo traces and shows: the calls its chapter is about.
 #[derive(Debug, Clone, Copy)]
 pub struct Tracing {
-    /// The system calls strace traces (`-e trace=`). A name this machine
-    /// lacks (`fork` on arm64) is skipped.
-    pub calls: &'static [&'static str],
+    /// The system calls strace traces (`-e trace=`) beyond [`SOCKET_CALLS`],
+    /// which every demo traces. A name this machine lacks (`fork` on
+    /// arm64) is skipped.
+    pub more_calls: &'static [&'static str],
     /// The signals shown as they arrive (`-e signal=`).
     pub signals: &'static [&'static str],
     /// The signals whose `rt_sigaction` calls are shown (when they set an
@@ -51,13 +52,19 @@ pub struct Tracing {
     pub notes: &'static [Note],
 }
 
+impl Tracing {
+    /// Every call traced: [`SOCKET_CALLS`], then the lesson's own.
+    pub fn calls(&self) -> impl Iterator<Item = &'static str> {
+        SOCKET_CALLS.iter().chain(self.more_calls).copied()
+    }
+}
+
 /// The calls of every chapter: a socket's life, and the end of a process.
+/// A stream server's `listen` and `accept` are in its lesson's own list, so
+/// the datagram demo does not name calls its programs never make.
 pub const SOCKET_CALLS: &[&str] = &[
     "socket",
     "bind",
-    "listen",
-    "accept",
-    "accept4",
     "connect",
     "read",
     "write",
@@ -232,8 +239,7 @@ impl Tracer {
         let follower = Follower::new(&path, label, self.tracing)?;
         let calls: Vec<String> = self
             .tracing
-            .calls
-            .iter()
+            .calls()
             .map(|call| format!("?{call}"))
             .collect();
         let signals = match self.tracing.signals {
@@ -628,7 +634,7 @@ mod tests {
     use super::*;
 
     const TRACING: Tracing = Tracing {
-        calls: SOCKET_CALLS,
+        more_calls: &[],
         signals: &["SIGCHLD"],
         handlers: &["SIGCHLD"],
         files: &["lesson05.sock"],
