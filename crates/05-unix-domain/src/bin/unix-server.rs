@@ -81,7 +81,8 @@ fn main() {
             Ok((connection, _unnamed)) => connection,
             // Lesson 02's caution, and lesson 02's code: EINTR (a signal
             // whose handler returns; ours never does) and ECONNABORTED (a
-            // client gave up before we took it) mean "try again". Any
+            // connection aborted before we took it, the BSDs' way of
+            // reporting a reset one) mean "try again". Any
             // other failure goes to lesson 02's `accept_failed`: a shortage
             // (out of descriptors, EMFILE) is reported and waited out, and
             // the clients in the queue are served once it is over. Only a
