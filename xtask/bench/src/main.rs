@@ -450,7 +450,7 @@ fn measure_references(references: &mut [ReferenceResult], plan: &Plan, placement
             }
         };
         let load = machine::load_average().map_or(String::new(), |l| format!("  (load {l:.2})"));
-        println!("bare   {:<56} {round:>8}{load}", result.reference.title());
+        println!("{:<63} {round:>8}{load}", result.reference.title());
     }
 }
 

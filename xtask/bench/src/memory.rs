@@ -3,10 +3,12 @@
 //! The tutorial's single-process server pays off when most clients spend
 //! most of their time waiting. Then what each one costs the server while
 //! it says nothing decides how many the server can hold. A round starts
-//! the server, reads its resident memory (`VmRSS`), connects
-//! [`IDLE_CLIENTS`] clients that send nothing, waits until the server has
-//! accepted them all (its descriptors, in `/proc`), reads `VmRSS` again,
-//! and divides the growth by the number of clients.
+//! the server and connects [`WARM_UP_CLIENTS`] clients first, so that the
+//! code that accepts a connection has been run and is resident; then it
+//! reads the server's resident memory (`VmRSS`), connects [`IDLE_CLIENTS`]
+//! more clients that send nothing, waits until the server has accepted
+//! them all (its descriptors, in `/proc`), reads `VmRSS` again, and
+//! divides the growth by [`IDLE_CLIENTS`].
 //!
 //! The same is done to a bare program that only accepts connections and
 //! holds the sockets, the bench started again with a hidden option
@@ -34,6 +36,11 @@ use super::scenarios::{self, BenchServer};
 /// How many idle clients a round connects: about as many as `select()`
 /// can watch (FD_SETSIZE is 1024).
 pub const IDLE_CLIENTS: usize = 1000;
+
+/// Clients connected before the measurement: the first connections bring
+/// in pages of the server's program (the code that accepts and records a
+/// client), which no later client costs again.
+pub const WARM_UP_CLIENTS: usize = 10;
 
 /// The measurement's id, for `--only` and the JSON.
 pub const ID: &str = "06-idle-1000";
@@ -158,30 +165,28 @@ fn hold_idle_clients(mut server: BenchServer, binary: &Path) -> Result<IdleMeasu
         return Err(format!("unexpected address {address:?}"));
     };
     let pid = server.process.pid();
+    let target = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut clients = Vec::with_capacity(WARM_UP_CLIENTS + IDLE_CLIENTS);
     let descriptors = procfs::open_descriptors(pid);
+    connect_and_wait(
+        &mut clients,
+        target,
+        WARM_UP_CLIENTS,
+        descriptors,
+        &server,
+        binary,
+    )?;
     let (Some(before), slab_before) = (procfs::resident_kib(pid), procfs::kernel_slab_kib()) else {
         return Err(format!("cannot read {}'s memory", binary.display()));
     };
-    let target = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut clients = Vec::with_capacity(IDLE_CLIENTS);
-    for _ in 0..IDLE_CLIENTS {
-        clients.push(TcpStream::connect(target).map_err(|e| format!("connect: {e}"))?);
-    }
-    // Every client accepted: one descriptor more each. A select server
-    // accepts 64 per round of its loop, and its record of a client is
-    // made right after the accept; a moment more lets the last round end.
-    let deadline = Instant::now() + lesson_testing::WAIT;
-    while procfs::open_descriptors(pid) < descriptors + IDLE_CLIENTS {
-        if Instant::now() > deadline || server.process.has_exited() {
-            return Err(format!(
-                "{} accepted {} of {IDLE_CLIENTS} connections",
-                binary.display(),
-                procfs::open_descriptors(pid).saturating_sub(descriptors)
-            ));
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    thread::sleep(Duration::from_millis(50));
+    connect_and_wait(
+        &mut clients,
+        target,
+        IDLE_CLIENTS,
+        descriptors + WARM_UP_CLIENTS,
+        &server,
+        binary,
+    )?;
     let after = procfs::resident_kib(pid);
     let slab_after = procfs::kernel_slab_kib();
     drop(clients);
@@ -193,6 +198,38 @@ fn hold_idle_clients(mut server: BenchServer, binary: &Path) -> Result<IdleMeasu
         per_client: per(before, after),
         kernel_per_connection: slab_before.zip(slab_after).map(|(b, a)| per(b, a)),
     })
+}
+
+/// Connects `count` more clients to `target`, and waits until `server`,
+/// which had `descriptors` open before them, has accepted them all: one
+/// descriptor more each. A select server accepts 64 per round of its loop
+/// and makes its record of a client right after each accept; a moment
+/// more lets the last round end.
+fn connect_and_wait(
+    clients: &mut Vec<TcpStream>,
+    target: SocketAddr,
+    count: usize,
+    descriptors: usize,
+    server: &BenchServer,
+    binary: &Path,
+) -> Result<(), String> {
+    for _ in 0..count {
+        clients.push(TcpStream::connect(target).map_err(|e| format!("connect: {e}"))?);
+    }
+    let pid = server.process.pid();
+    let deadline = Instant::now() + lesson_testing::WAIT;
+    while procfs::open_descriptors(pid) < descriptors + count {
+        if Instant::now() > deadline || server.process.has_exited() {
+            return Err(format!(
+                "{} accepted {} of {count} connections",
+                binary.display(),
+                procfs::open_descriptors(pid).saturating_sub(descriptors)
+            ));
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    thread::sleep(Duration::from_millis(50));
+    Ok(())
 }
 
 /// `bench --hold-sockets`: listens on a loopback port of the kernel's
