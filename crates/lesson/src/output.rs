@@ -14,7 +14,7 @@
 //! Messages are bytes, not necessarily UTF-8: they are shown lossily, each
 //! ill-formed sequence replaced by U+FFFD.
 
-use std::io;
+use std::os::fd::BorrowedFd;
 
 use nix::errno::Errno;
 
@@ -65,9 +65,20 @@ pub fn push_lossy(line: &mut Vec<u8>, message: &[u8]) {
 /// Writes `bytes` to stdout now, unbuffered (the client's prompt has no
 /// newline, and must still appear before we block reading stdin).
 pub fn write_stdout(bytes: &[u8]) {
+    // Descriptor 1 itself, not `io::stdout()`: that is Rust's buffered
+    // stdout, set up (its buffer allocated, its lock recorded) the first
+    // time anyone asks for it. In a fork server the first time is in each
+    // child, and setting it up writes memory the child shares with its
+    // parent until then: two page faults, two pages copied, for every
+    // connection, for a buffer this function never uses.
+    // SAFETY: `borrow_raw` asks that the descriptor stay open while it is
+    // borrowed, here for one write(), and no lesson closes descriptor 1.
+    // A program started with it closed gets EBADF from write(), as Rust's
+    // own stdout would.
+    let stdout = unsafe { BorrowedFd::borrow_raw(nix::libc::STDOUT_FILENO) };
     let mut rest = bytes;
     while !rest.is_empty() {
-        match nix::unistd::write(io::stdout(), rest) {
+        match nix::unistd::write(stdout, rest) {
             Ok(written) => rest = &rest[written..],
             Err(Errno::EINTR) => continue,
             // Our reader has gone away: nobody is left to tell.
