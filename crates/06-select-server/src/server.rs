@@ -486,6 +486,9 @@ impl Client {
 /// this client alone. The reply goes out with the client's next send().
 fn answer(line: &[u8], unsent: &mut Vec<u8>, stdout: &mut LineWriter) {
     stdout.print(PRINTED, line);
+    // Room for the whole reply at once: an empty buffer would otherwise
+    // be allocated for its first piece and grown again for the next.
+    unsent.reserve(ANSWER.len() + line.len() + 1);
     unsent.extend_from_slice(ANSWER);
     unsent.extend_from_slice(line);
     unsent.push(b'\n');
