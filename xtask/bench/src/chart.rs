@@ -11,7 +11,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::report::{rate_text, Report, Stat};
+use super::report::{rate_text, Report};
+use super::stat::Stat;
 
 const OURS: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
 const THEIRS: RGBColor = RGBColor(0xff, 0x7f, 0x0e);

@@ -10,7 +10,8 @@
 //! which load, what a run measures), [`memory`] (what an idle client costs
 //! the select server), [`references`] (the bare in-process references),
 //! [`machine`] (CPU pinning, descriptor limit, load average), [`report`]
-//! (medians, ratios, targets, JSON) and [`chart`] (the SVG).
+//! (ratios, targets, JSON), [`stat`] (medians and spreads) and [`chart`]
+//! (the SVG).
 
 mod chart;
 mod loadgen;
@@ -19,6 +20,7 @@ mod memory;
 mod references;
 mod report;
 mod scenarios;
+mod stat;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};

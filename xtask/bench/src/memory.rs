@@ -30,8 +30,8 @@ use lesson_testing::procfs;
 use lesson_testing::server::Address;
 
 use super::machine::Placement;
-use super::report::Stat;
 use super::scenarios::{self, BenchServer};
+use super::stat::Stat;
 
 /// How many idle clients a round connects: about as many as `select()`
 /// can watch (FD_SETSIZE is 1024).
