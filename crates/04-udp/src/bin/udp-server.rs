@@ -47,7 +47,7 @@ fn main() {
     let mut buffer = [0u8; DATAGRAM_LIMIT];
     // The line printed for a datagram, built anew in the same memory each
     // time (see `datagram_line`).
-    let mut line = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
     loop {
         // ANCHOR: recvfrom
         // 3. recvfrom(): block until a datagram arrives, then take ALL of
