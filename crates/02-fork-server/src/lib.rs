@@ -141,9 +141,8 @@ pub fn serve_forever(listener: Socket) -> ! {
             // ANCHOR: child
             // 6. The child: it has no use for the listening socket, so it
             //    closes its copy (the tutorial's close(sockfd); `drop`
-            //    closes a Socket), serves its client and exits. Exiting
-            //    closes `connection` too, which tells the client we are
-            //    done. The child never returns to the loop.
+            //    closes a Socket), serves its client and exits. The child
+            //    never returns to the loop.
             //
             //    It exits with `_exit`, the system call, not with
             //    `process::exit`: that one first runs the exit-time
@@ -152,10 +151,16 @@ pub fn serve_forever(listener: Socket) -> ! {
             //    signal stack), work that belongs to the parent and would
             //    cost every connection again. The child has nothing left
             //    to flush: each line went out in one write(2).
+            //
+            //    Exiting closes `connection` (the kernel closes every
+            //    descriptor of a process that ends), which tells the
+            //    client we are done, as in the tutorial. Closing it here
+            //    first would wake the client while the child still has
+            //    its exit ahead of it: one more switch between the two on
+            //    a busy CPU, for every connection.
             Ok(ForkResult::Child) => {
                 drop(listener);
                 dostuff(&connection);
-                drop(connection);
                 // SAFETY: _exit() takes a number and ends the process at
                 // once; it is async-signal-safe, so it is allowed even in
                 // the child of a multithreaded program.

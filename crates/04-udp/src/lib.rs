@@ -14,7 +14,7 @@
 //! plain byte buffer, the server's line for one datagram, the client's
 //! `--timeout` and its bounded wait for the server's answer.
 
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Write};
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::num::IntErrorKind;
@@ -56,21 +56,29 @@ pub fn recv_from(
 // ANCHOR_END: recv_from
 
 // ANCHOR: line
-/// The server's line for one datagram: `Received a datagram: <msg>`, the
-/// message shown lossily and without its own trailing newline. `received`
-/// is what `recvfrom()` stored; `length` is what it returned, the
-/// datagram's real length, which is larger when the datagram was cut.
-pub fn datagram_line(received: &[u8], length: usize) -> String {
+/// The server's line for one datagram, built in `line` (emptied first):
+/// `Received a datagram: <msg>` and a newline, the message shown lossily
+/// and without its own trailing newline. `received` is what `recvfrom()`
+/// stored; `length` is what it returned, the datagram's real length,
+/// which is larger when the datagram was cut.
+///
+/// The server keeps `line` from one datagram to the next, as it keeps its
+/// receive buffer: building each line in memory of its own would cost an
+/// allocation per datagram, a good part of what the server does for one.
+pub fn datagram_line(line: &mut Vec<u8>, received: &[u8], length: usize) {
     let message = received.strip_suffix(b"\n").unwrap_or(received);
-    let mut line = format!("Received a datagram: {}", String::from_utf8_lossy(message));
+    line.clear();
+    line.extend_from_slice(b"Received a datagram: ");
+    lesson::output::push_lossy(line, message);
     if length > received.len() {
-        line.push_str(&format!(
+        // Writing into a Vec cannot fail: it grows.
+        let _ = write!(
+            line,
             " [truncated: the datagram had {length} bytes, only the first {} are shown]",
             received.len()
-        ));
+        );
     }
-    line.push('\n');
-    line
+    line.push(b'\n');
 }
 // ANCHOR_END: line
 
@@ -192,19 +200,23 @@ pub fn wait_for_reply(
 mod tests {
     use super::*;
 
+    /// The line `datagram_line` builds, as text.
+    fn line_for(received: &[u8], length: usize) -> String {
+        let mut line = b"left from the last datagram".to_vec();
+        datagram_line(&mut line, received, length);
+        String::from_utf8(line).expect("a line is UTF-8")
+    }
+
     #[test]
     fn a_whole_datagram_is_one_line_without_its_own_newline() {
-        assert_eq!(datagram_line(b"hello\n", 6), "Received a datagram: hello\n");
-        assert_eq!(datagram_line(b"", 0), "Received a datagram: \n");
-        assert_eq!(
-            datagram_line(b"\xffok", 3),
-            "Received a datagram: \u{fffd}ok\n"
-        );
+        assert_eq!(line_for(b"hello\n", 6), "Received a datagram: hello\n");
+        assert_eq!(line_for(b"", 0), "Received a datagram: \n");
+        assert_eq!(line_for(b"\xffok", 3), "Received a datagram: \u{fffd}ok\n");
     }
 
     #[test]
     fn a_cut_datagram_says_so_on_its_line() {
-        let line = datagram_line(&[b'x'; DATAGRAM_LIMIT], 2000);
+        let line = line_for(&[b'x'; DATAGRAM_LIMIT], 2000);
         assert!(line.starts_with("Received a datagram: xxx"));
         assert!(line.ends_with(
             " [truncated: the datagram had 2000 bytes, only the first 1024 are shown]\n"

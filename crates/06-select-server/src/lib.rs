@@ -5,9 +5,10 @@
 //!
 //! Lesson 02 bought concurrency with a process per client. Here the price
 //! is paid in code instead: nothing may block, so every socket is
-//! nonblocking, each client gets an input buffer (a line may arrive in
-//! pieces) and an output buffer (a client may not take its replies), and
-//! limits keep one client from eating the server's memory.
+//! nonblocking, each client keeps the start of a line that is still
+//! arriving (a line may come in pieces) and the replies it has not taken
+//! yet (a client may be slow to read), and limits keep one client from
+//! eating the server's memory.
 //!
 //! - [`server`]: `select-server PORT`, the loop around `select()` and what
 //!   it does for each client;

@@ -1,10 +1,11 @@
 //! Whole lines on stdout, without an allocation per line.
 //!
-//! `lesson::output::print_message` builds a fresh `String` for each line.
-//! That is nothing for lesson 01's one message, but this server prints a
-//! line for every line any client sends, possibly a million a second. So
-//! one buffer is kept and reused: the line is built in it, shown lossily
-//! (messages are bytes, not necessarily UTF-8), and handed to
+//! `lesson::output::print_message` builds a line on the stack when it is
+//! short, and in a fresh buffer when it is not. That is nothing for lesson
+//! 01's one message, but this server prints a line for every line any
+//! client sends, possibly a million a second, and a line may be 4096 bytes
+//! long. So one buffer is kept and reused: the line is built in it, shown
+//! lossily (messages are bytes, not necessarily UTF-8), and handed to
 //! `lesson::output::write_stdout` in one `write(2)`, as every line of the
 //! course is.
 
@@ -31,16 +32,7 @@ impl LineWriter {
         let message = message.strip_suffix(b"\n").unwrap_or(message);
         self.line.clear();
         self.line.extend_from_slice(prefix);
-        // Nearly every message is valid UTF-8, which `from_utf8` checks
-        // quickly and which goes out as it is. Only a message that is not
-        // takes the slower lossy path, each ill-formed sequence becoming
-        // U+FFFD.
-        match std::str::from_utf8(message) {
-            Ok(text) => self.line.extend_from_slice(text.as_bytes()),
-            Err(_) => self
-                .line
-                .extend_from_slice(String::from_utf8_lossy(message).as_bytes()),
-        }
+        lesson::output::push_lossy(&mut self.line, message);
         self.line.push(b'\n');
         &self.line
     }

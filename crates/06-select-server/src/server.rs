@@ -11,9 +11,10 @@
 //! Nothing in the loop may block, or every client would wait for one.
 //! So the sockets are nonblocking, and a client's state lives in a
 //! [`Client`] between rounds: the part of a line that has arrived so far,
-//! and the replies the client has not taken yet. Limits keep any one
-//! client from using unbounded memory, and a guard keeps descriptors that
-//! `select()` cannot watch out of its sets.
+//! and the replies the client has not taken yet, each kept only while
+//! there is one. Limits keep any one client from using unbounded memory,
+//! and a guard keeps descriptors that `select()` cannot watch out of its
+//! sets.
 
 use std::fs::File;
 use std::io::{self, ErrorKind, Read};
@@ -92,14 +93,18 @@ pub fn listen(port: u16) -> Socket {
 /// Everything the server remembers about one client between two rounds
 /// of the loop. In a fork server this state lived on the child's stack;
 /// with one thread for everybody, it must live here.
+///
+/// Most clients, most of the time, are between two lines with nothing
+/// left to send them. Such a client costs its socket and this record: an
+/// empty `Vec` owns no memory, so `partial` and `unsent` hold some only
+/// while there is a line in progress or a reply not yet taken.
 #[derive(Debug)]
 struct Client {
     /// The connected socket, nonblocking. Dropping the `Client` closes it.
     socket: Socket,
-    /// The start of a line whose newline has not arrived yet, in
-    /// `input[..filled]`. Room for the longest line and its newline.
-    input: Box<[u8]>,
-    filled: usize,
+    /// The start of a line whose newline has not arrived yet: at most
+    /// [`MAX_LINE`] bytes, and none between lines.
+    partial: Vec<u8>,
     /// Replies queued and not yet taken by the client's socket.
     unsent: Vec<u8>,
     /// The client will send nothing more: it closed its sending side.
@@ -128,6 +133,12 @@ struct Ready {
 pub fn serve_forever(listener: Socket) -> ! {
     let mut clients: Vec<Client> = Vec::new();
     let mut ready: Vec<Ready> = Vec::new();
+    // ANCHOR: input
+    // Every read goes into this one buffer, shared by all clients: one
+    // client is served at a time. Room for the longest line and its
+    // newline; a client keeps only the unfinished end of what it sent.
+    let mut input: Box<[u8]> = vec![0; MAX_LINE + 1].into_boxed_slice();
+    // ANCHOR_END: input
     let mut stdout = LineWriter::new();
     let mut spare = Spare::open();
     loop {
@@ -177,7 +188,7 @@ pub fn serve_forever(listener: Socket) -> ! {
         let mut any_finished = false;
         for (client, ready) in clients.iter_mut().zip(&ready) {
             if ready.readable {
-                client.on_readable(&mut stdout);
+                client.on_readable(&mut input, &mut stdout);
             }
             // Send what was queued, in one send() for all the lines this
             // round answered. A client whose socket was full when select()
@@ -314,8 +325,7 @@ impl Client {
     fn new(socket: Socket) -> Client {
         Client {
             socket,
-            input: vec![0; MAX_LINE + 1].into_boxed_slice(),
-            filled: 0,
+            partial: Vec::new(),
             unsent: Vec::new(),
             peer_done: false,
             refused: false,
@@ -339,24 +349,26 @@ impl Client {
     /// The client's socket is readable: data, the end of its input, or an
     /// error is waiting. ONE read() per round, so that a client that sends
     /// without pause still lets select() come round to the others.
-    fn on_readable(&mut self, stdout: &mut LineWriter) {
-        // A refused client's input is read into the buffer and forgotten.
-        let start = if self.refused { 0 } else { self.filled };
-        match (&self.socket).read(&mut self.input[start..]) {
+    ///
+    /// `input` is the server's one read buffer. The line this client left
+    /// unfinished goes first, and the read fills the rest: together never
+    /// more than the longest line and its newline. (A refused client has
+    /// none: its input is read into the buffer and forgotten.)
+    fn on_readable(&mut self, input: &mut [u8], stdout: &mut LineWriter) {
+        let kept = self.partial.len();
+        input[..kept].copy_from_slice(&self.partial);
+        match (&self.socket).read(&mut input[kept..]) {
             // 0 bytes: the client has closed its sending side. A last
             // piece without a newline is a line all the same.
             Ok(0) => {
                 self.peer_done = true;
-                if self.filled > 0 && !self.refused {
-                    answer(&self.input[..self.filled], &mut self.unsent, stdout);
+                if kept > 0 {
+                    answer(&input[..kept], &mut self.unsent, stdout);
                 }
-                self.filled = 0;
+                self.partial = Vec::new();
             }
             Ok(_) if self.refused => {}
-            Ok(received) => {
-                self.filled += received;
-                self.answer_complete_lines(stdout);
-            }
+            Ok(received) => self.answer_complete_lines(&input[..kept + received], stdout),
             // select() said readable, yet nothing is there (it can
             // happen), or a signal came: try again next round.
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
@@ -368,31 +380,31 @@ impl Client {
     // ANCHOR_END: read
 
     // ANCHOR: lines
-    /// Answers every complete line in `input[..filled]` and keeps the
-    /// unfinished rest at the front of the buffer for the next read. One
-    /// read may bring several lines, or part of one.
-    fn answer_complete_lines(&mut self, stdout: &mut LineWriter) {
+    /// Answers every complete line in `received` (the unfinished line kept
+    /// from before, then what this read brought) and keeps the unfinished
+    /// rest for the next read. One read may bring several lines, or part
+    /// of one.
+    fn answer_complete_lines(&mut self, received: &[u8], stdout: &mut LineWriter) {
         let mut start = 0;
-        while let Some(newline) = self.input[start..self.filled]
-            .iter()
-            .position(|&byte| byte == b'\n')
-        {
-            let line = &self.input[start..start + newline];
+        while let Some(newline) = received[start..].iter().position(|&byte| byte == b'\n') {
+            let line = &received[start..start + newline];
             answer(line, &mut self.unsent, stdout);
             start += newline + 1;
         }
-        self.input.copy_within(start..self.filled, 0);
-        self.filled -= start;
-        // The buffer holds MAX_LINE + 1 bytes: full and no newline in it
-        // means a line longer than MAX_LINE. Refuse it, and close.
-        if self.filled == self.input.len() {
+        // Copied into memory of the client's own: the read buffer is the
+        // next client's in a moment. After a complete line the rest is
+        // empty, and an empty Vec allocates nothing.
+        self.partial = received[start..].to_vec();
+        // The rest has no newline in it: over MAX_LINE bytes means a line
+        // longer than MAX_LINE. Refuse it, and close.
+        if self.partial.len() > MAX_LINE {
             stderr_line(&format!(
                 "closing connection on descriptor {}: line too long",
                 self.socket.as_raw_fd()
             ));
             self.unsent.extend_from_slice(TOO_LONG);
             self.refused = true;
-            self.filled = 0;
+            self.partial = Vec::new();
         }
     }
     // ANCHOR_END: lines
@@ -427,6 +439,9 @@ impl Client {
                 }
             }
         }
+        // All sent: the buffer's memory goes back, so that a client with
+        // nothing pending costs no more than its record.
+        self.unsent = Vec::new();
     }
     // ANCHOR_END: flush
 
@@ -471,6 +486,9 @@ impl Client {
 /// this client alone. The reply goes out with the client's next send().
 fn answer(line: &[u8], unsent: &mut Vec<u8>, stdout: &mut LineWriter) {
     stdout.print(PRINTED, line);
+    // Room for the whole reply at once: an empty buffer would otherwise
+    // be allocated for its first piece and grown again for the next.
+    unsent.reserve(ANSWER.len() + line.len() + 1);
     unsent.extend_from_slice(ANSWER);
     unsent.extend_from_slice(line);
     unsent.push(b'\n');

@@ -448,6 +448,24 @@ pub fn peak_resident_kib(pid: i32) -> Option<u64> {
         .vmhwm
 }
 
+/// The memory `pid` has resident now, in KiB (`VmRSS` in
+/// `/proc/PID/status`): what a server holds for the clients it has.
+/// `None` once it has exited.
+pub fn resident_kib(pid: i32) -> Option<u64> {
+    procfs::process::Process::new(pid)
+        .ok()?
+        .status()
+        .ok()?
+        .vmrss
+}
+
+/// The memory the kernel's own objects take, machine-wide, in KiB (`Slab`
+/// in `/proc/meminfo`): where a socket's memory is (its socket, inode,
+/// file and directory entry), which no process's `VmRSS` counts.
+pub fn kernel_slab_kib() -> Option<u64> {
+    procfs::Meminfo::current().ok().map(|m| m.slab / 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

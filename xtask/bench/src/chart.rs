@@ -3,15 +3,16 @@
 //! since the designs differ by orders of magnitude.
 //!
 //! - top: operations per second, with the spread of the rounds as a line
-//!   across each bar, and the machine's limit for that kind of exchange as
-//!   a black mark;
+//!   across each bar, and the bare in-process reference for that kind of
+//!   exchange as a black mark;
 //! - bottom: the server's CPU time per operation.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::report::{rate_text, Report, Stat};
+use super::report::{rate_text, Report};
+use super::stat::Stat;
 
 const OURS: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
 const THEIRS: RGBColor = RGBColor(0xff, 0x7f, 0x0e);
@@ -27,7 +28,7 @@ struct Row {
     label: String,
     ours: Option<Stat>,
     theirs: Option<Stat>,
-    limit: Option<f64>,
+    reference: Option<f64>,
 }
 
 fn draw_chart(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
@@ -64,11 +65,11 @@ fn draw_chart(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Er
     header.draw(&Text::new(busy.join("; "), (20, 60), small))?;
     let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 / 2);
 
-    let limit_of = |r: &super::report::ScenarioResult| {
+    let reference_of = |r: &super::report::ScenarioResult| {
         report
-            .limits
+            .references
             .iter()
-            .find(|l| l.limit == r.scenario.limit)
+            .find(|l| l.reference == r.scenario.reference)
             .and_then(|l| l.rate())
             .map(|s| s.median)
     };
@@ -79,7 +80,7 @@ fn draw_chart(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Er
             label: format!("{:02} {}", r.scenario.lesson, r.scenario.title),
             ours: r.ours.rate(),
             theirs: r.against.as_ref().and_then(|a| a.rate()),
-            limit: limit_of(r),
+            reference: reference_of(r),
         })
         .collect();
     let costs: Vec<Row> = report
@@ -89,12 +90,12 @@ fn draw_chart(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Er
             label: format!("{:02} {}", r.scenario.lesson, r.scenario.title),
             ours: r.ours.cpu_us(),
             theirs: r.against.as_ref().and_then(|a| a.cpu_us()),
-            limit: None,
+            reference: None,
         })
         .collect();
     panel(
         &top,
-        "Throughput: operations per second (log scale); black mark: the machine's bare limit",
+        "Throughput: operations per second (log scale); black mark: the bare in-process reference",
         &rates,
         theirs_name,
         SeriesLabelPosition::UpperRight,
@@ -132,7 +133,11 @@ fn panel(
         .flat_map(|r| {
             [r.ours.map(|s| s.min), r.ours.map(|s| s.max)]
                 .into_iter()
-                .chain([r.theirs.map(|s| s.min), r.theirs.map(|s| s.max), r.limit])
+                .chain([
+                    r.theirs.map(|s| s.min),
+                    r.theirs.map(|s| s.max),
+                    r.reference,
+                ])
         })
         .flatten()
         .filter(|v| *v > 0.0)
@@ -208,30 +213,30 @@ fn panel(
             ))
         }))?;
     }
-    if rows.iter().any(|r| r.limit.is_some()) {
+    if rows.iter().any(|r| r.reference.is_some()) {
         chart
             .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
-                let limit = r.limit?;
+                let bare = r.reference?;
                 let y = y_of(i);
                 Some(PathElement::new(
-                    vec![(limit, y - 0.45), (limit, y + 0.45)],
+                    vec![(bare, y - 0.45), (bare, y + 0.45)],
                     BLACK.stroke_width(3),
                 ))
             }))?
-            .label("bare limit")
+            .label("bare reference")
             .legend(|(x, y)| {
                 PathElement::new(vec![(x + 7, y - 6), (x + 7, y + 6)], BLACK.stroke_width(3))
             });
     }
-    // The values last, right of the spread, and right of the limit's mark
+    // The values last, right of the spread, and right of the reference's mark
     // too when that is close enough to cross the text.
     for &(which, _, _) in &series {
         chart.draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
             let s = stat(r, which)?;
             let (y0, y1) = bar(i, which);
             let mut x = s.max.max(s.median);
-            if let Some(limit) = r.limit.filter(|l| *l >= x && *l < x * 2.0) {
-                x = limit;
+            if let Some(bare) = r.reference.filter(|b| *b >= x && *b < x * 2.0) {
+                x = bare;
             }
             Some(Text::new(
                 format_value(s.median),

@@ -2,23 +2,27 @@
 //! by xtask): measures what the tutorial only asserts. Forking
 //! per connection is slow; a stream socket costs more than a datagram; one
 //! process with `select()` serves many clients. Each claim becomes a
-//! scenario with a number, next to the machine's own limit for the same
-//! exchange, and, with `--against`, next to another implementation of the
-//! same contract, such as the tutorial's C.
+//! scenario with a number, next to a bare in-process reference for the
+//! same exchange, and, with `--against`, next to another implementation of
+//! the same contract, such as the tutorial's C.
 //!
 //! The pieces: [`loadgen`] (the clients), [`scenarios`] (which server,
-//! which load, what a run measures), [`limits`] (the bare machine),
+//! which load, what a run measures), [`memory`] (what an idle client costs
+//! the select server), [`references`] (the bare in-process references),
 //! [`machine`] (CPU pinning, descriptor limit, load average), [`report`]
-//! (medians, ratios, targets, JSON) and [`chart`] (the SVG).
+//! (ratios, targets, JSON), [`stat`] (medians and spreads) and [`chart`]
+//! (the SVG).
 
 mod chart;
-mod limits;
 mod loadgen;
 mod machine;
+mod memory;
+mod references;
 mod report;
 mod scenarios;
+mod stat;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,10 +31,10 @@ use lesson_testing::supervisor;
 use xtask::lessons::{self, LESSONS};
 use xtask::term;
 
-use limits::Limit;
 use loadgen::Budget;
 use machine::{Pin, Placement};
-use report::{LimitResult, Report, Runs, ScenarioResult};
+use references::Reference;
+use report::{ReferenceResult, Report, Runs, ScenarioResult};
 use scenarios::{Implementation, Scenario};
 
 /// Measure the servers: throughput, latency, CPU and memory per design.
@@ -43,8 +47,10 @@ Unix-domain exchange, a bare UDP round trip, a bare line server, and a bare fork
 server (02), the reaping server (03) and the select server (06) at 1 and 8 clients; UDP round \
 trips (04) at 1 and 4 clients; Unix-domain connections (05) at 1 and 8 clients, and at 1 \
 client with `--show-peer` (ours only); lines per second, latency and memory of the select \
-server at 10, 100 and 1000 clients, 16 lines in flight each. Each scenario runs 6 rounds (2 \
-with --quick), each with a fresh server; every reply is checked byte for byte. Lesson 02 \
+server at 10, 100 and 1000 clients, 16 lines in flight each; and the select server's memory \
+per idle client, at 1000 connected clients that send nothing, next to a bare program that only \
+holds 1000 accepted sockets. Each scenario runs 6 rounds (2 with --quick), each with a fresh \
+server; every reply is checked byte for byte. Lesson 02 \
 never reaps its children, so its runs stop after 3000 connections each. The machine's load \
 average is printed before and after: numbers measured while other work runs are noisy."
 )]
@@ -69,7 +75,7 @@ struct Options {
     #[argh(option, arg_name = "FILE")]
     svg: Option<PathBuf>,
     /// run only the scenarios whose id contains TEXT (02-fork-1, 04-udp-4,
-    /// 06-lines-1000, ...); may be given more than once
+    /// 06-lines-1000, 06-idle-1000, ...); may be given more than once
     #[argh(option, arg_name = "TEXT")]
     only: Vec<String>,
 }
@@ -81,7 +87,7 @@ fn pin(value: &str) -> Result<Pin, String> {
 /// Rounds, warm-up and window for a full and a quick run.
 struct Plan {
     rounds: usize,
-    limit_rounds: usize,
+    reference_rounds: usize,
     budget: Budget,
 }
 
@@ -90,7 +96,7 @@ impl Plan {
         if options.quick {
             Plan {
                 rounds: 2,
-                limit_rounds: 1,
+                reference_rounds: 1,
                 budget: Budget {
                     warmup: Duration::from_millis(100),
                     window: Duration::from_millis(300),
@@ -100,7 +106,7 @@ impl Plan {
         } else {
             Plan {
                 rounds: 6,
-                limit_rounds: 3,
+                reference_rounds: 3,
                 budget: Budget {
                     warmup: Duration::from_millis(100),
                     window: Duration::from_millis(700),
@@ -114,8 +120,11 @@ impl Plan {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some((first, rest)) = args.split_first() {
-        if first == limits::FORK_LOOP_OPTION {
-            return limits::fork_loop(rest);
+        if first == references::FORK_LOOP_OPTION {
+            return references::fork_loop(rest);
+        }
+        if first == memory::HOLD_OPTION {
+            return memory::hold_sockets();
         }
     }
     let words: Vec<&str> = args
@@ -141,13 +150,13 @@ fn usage_error(message: &str) -> ExitCode {
 }
 
 fn run(options: Options) -> ExitCode {
+    let chosen = |id: &str| options.only.is_empty() || options.only.iter().any(|o| id.contains(o));
     let scenarios: Vec<Scenario> = scenarios::all()
         .into_iter()
-        .filter(|s| {
-            options.only.is_empty() || options.only.iter().any(|o| s.id.contains(o.as_str()))
-        })
+        .filter(|s| chosen(&s.id))
         .collect();
-    if scenarios.is_empty() {
+    let idle = chosen(memory::ID);
+    if scenarios.is_empty() && !idle {
         return usage_error("--only matches no scenario");
     }
     let against = match &options.against {
@@ -169,6 +178,9 @@ fn run(options: Options) -> ExitCode {
     let started = Instant::now();
     let servers: Vec<&'static str> = {
         let mut names: Vec<&'static str> = scenarios.iter().map(|s| s.server).collect();
+        if idle {
+            names.push(memory::SERVER);
+        }
         names.dedup();
         names
     };
@@ -213,16 +225,16 @@ fn run(options: Options) -> ExitCode {
     );
     println!();
 
-    // The limits' rounds are spread over the run (one pass at the start,
+    // The references' rounds are spread over the run (one pass at the start,
     // the others between scenarios and at the end), so that a change in
     // the machine's load during the run shows in their spread instead of
-    // tilting every fraction of a limit the same way.
-    let mut limits = wanted_limits(&scenarios);
-    let passes_after: Vec<usize> = (1..plan.limit_rounds)
-        .map(|pass| (pass * scenarios.len() / (plan.limit_rounds - 1).max(1)).max(1))
+    // tilting every fraction of a reference the same way.
+    let mut references = wanted_references(&scenarios);
+    let passes_after: Vec<usize> = (1..plan.reference_rounds)
+        .map(|pass| (pass * scenarios.len() / (plan.reference_rounds - 1).max(1)).max(1))
         .collect();
     let others = machine::Others::start();
-    measure_limits(&mut limits, &plan, &placement);
+    measure_references(&mut references, &plan, &placement);
     let mut results = Vec::new();
     for (index, scenario) in scenarios.iter().enumerate() {
         if term::interrupted() {
@@ -234,9 +246,22 @@ fn run(options: Options) -> ExitCode {
         print_progress(&result);
         results.push(result);
         for _ in passes_after.iter().filter(|&&after| after == index + 1) {
-            measure_limits(&mut limits, &plan, &placement);
+            measure_references(&mut references, &plan, &placement);
         }
     }
+    let idle = idle.then(|| {
+        let result = memory::measure(
+            &ours.binary(memory::SERVER),
+            against
+                .as_ref()
+                .map(|a| a.binary(memory::SERVER))
+                .as_deref(),
+            plan.reference_rounds,
+            &placement,
+        );
+        println!("{}", report::idle_progress(&result));
+        result
+    });
     supervisor::kill_orphans();
 
     let report = Report {
@@ -246,19 +271,25 @@ fn run(options: Options) -> ExitCode {
         rounds: plan.rounds,
         warmup: plan.budget.warmup,
         window: plan.budget.window,
-        ours: ours.dir.display().to_string(),
+        ours: shown(&ours.dir),
         against: against.as_ref().map(|a| a.name.clone()),
         load_before,
         load_after: machine::load_average(),
         others: others.share(),
         elapsed: started.elapsed(),
-        limits,
+        references,
         scenarios: results,
+        idle,
     };
     println!();
-    print!("{}", report.limits_table());
+    print!("{}", report.references_table());
     println!();
     print!("{}", report.table());
+    let memory = report.memory_table();
+    if !memory.is_empty() {
+        println!();
+        print!("{memory}");
+    }
     let targets = report.targets();
     if !targets.is_empty() {
         println!();
@@ -310,6 +341,11 @@ fn run(options: Options) -> ExitCode {
     let broken = report.scenarios.iter().any(|r| {
         let failed = |runs: &Runs| !runs.failures.is_empty() || runs.errors() > 0;
         failed(&r.ours) || r.against.as_ref().is_some_and(failed)
+    }) || report.idle.as_ref().is_some_and(|idle| {
+        [Some(&idle.ours), idle.against.as_ref(), Some(&idle.bare)]
+            .into_iter()
+            .flatten()
+            .any(|runs| !runs.failures.is_empty())
     });
     if broken {
         eprintln!("error: some runs failed or saw wrong replies (see above)");
@@ -318,15 +354,36 @@ fn run(options: Options) -> ExitCode {
     status
 }
 
-/// What the report calls the other implementation: its directory's name,
-/// or its parent's when the directory is a plain `bin`.
-fn implementation_name(dir: &std::path::Path) -> String {
-    let name = |d: &std::path::Path| d.file_name().map(|n| n.to_string_lossy().into_owned());
+/// What the report calls the other implementation: its path relative to
+/// the workspace when it is inside it (`target/c`, the repository's C, a
+/// name any checkout has); otherwise its directory's name, or its
+/// parent's when the directory is a plain `bin`.
+fn implementation_name(dir: &Path) -> String {
+    if let Ok(inside) = dir.strip_prefix(workspace_root()) {
+        return inside.display().to_string();
+    }
+    let name = |d: &Path| d.file_name().map(|n| n.to_string_lossy().into_owned());
     match name(dir) {
         Some(n) if n == "bin" => dir.parent().and_then(name).unwrap_or(n),
         Some(n) => n,
         None => "theirs".to_string(),
     }
+}
+
+/// A directory as the report shows it: relative to the workspace when it
+/// is inside it, so that the JSON names no directory of this machine only.
+fn shown(dir: &Path) -> String {
+    dir.strip_prefix(workspace_root())
+        .unwrap_or(dir)
+        .display()
+        .to_string()
+}
+
+/// The workspace's root, as the canonical path `--against` is compared
+/// with.
+fn workspace_root() -> PathBuf {
+    let root = lessons::workspace_root();
+    root.canonicalize().unwrap_or(root)
 }
 
 /// Builds the lessons that own `servers`, in release mode, one package at
@@ -359,31 +416,31 @@ fn release_dir() -> PathBuf {
     lessons::target_dir().join("release")
 }
 
-/// The limits the chosen scenarios are compared with, plus the fork
+/// The references the chosen scenarios are compared with, plus the fork
 /// loops when a forking lesson is among them, not measured yet.
-fn wanted_limits(scenarios: &[Scenario]) -> Vec<LimitResult> {
+fn wanted_references(scenarios: &[Scenario]) -> Vec<ReferenceResult> {
     let forking = scenarios.iter().any(|s| matches!(s.lesson, 2 | 3));
-    Limit::ALL
+    Reference::ALL
         .into_iter()
-        .filter(|limit| match limit {
-            Limit::Fork | Limit::ForkLarge => forking,
-            _ => scenarios.iter().any(|s| s.limit == *limit),
+        .filter(|reference| match reference {
+            Reference::Fork | Reference::ForkLarge => forking,
+            _ => scenarios.iter().any(|s| s.reference == *reference),
         })
-        .map(|limit| LimitResult {
-            limit,
+        .map(|reference| ReferenceResult {
+            reference,
             rounds: Vec::new(),
             failures: Vec::new(),
         })
         .collect()
 }
 
-/// One round of each limit.
-fn measure_limits(limits: &mut [LimitResult], plan: &Plan, placement: &Placement) {
-    for result in limits {
+/// One round of each reference.
+fn measure_references(references: &mut [ReferenceResult], plan: &Plan, placement: &Placement) {
+    for result in references {
         if term::interrupted() {
             return;
         }
-        let round = match limits::measure(result.limit, plan.budget, placement) {
+        let round = match references::measure(result.reference, plan.budget, placement) {
             Ok(measured) => {
                 let rate = format!("{}/s", report::rate_text(measured.rate));
                 result.rounds.push(measured);
@@ -395,7 +452,7 @@ fn measure_limits(limits: &mut [LimitResult], plan: &Plan, placement: &Placement
             }
         };
         let load = machine::load_average().map_or(String::new(), |l| format!("  (load {l:.2})"));
-        println!("limit  {:<56} {round:>8}{load}", result.limit.title());
+        println!("{:<63} {round:>8}{load}", result.reference.title());
     }
 }
 

@@ -11,49 +11,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::limits::{Limit, LimitMeasurement};
+use super::memory::{IdleResult, IdleRuns, IDLE_CLIENTS};
+use super::references::{Reference, ReferenceMeasurement};
 use super::scenarios::{Measurement, Scenario};
-
-/// The median of some numbers, and their range.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stat {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Stat {
-    pub fn of(values: &[f64]) -> Option<Stat> {
-        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-        if sorted.is_empty() {
-            return None;
-        }
-        sorted.sort_by(f64::total_cmp);
-        let n = sorted.len();
-        let median = if n % 2 == 1 {
-            sorted[n / 2]
-        } else {
-            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-        };
-        Some(Stat {
-            median,
-            min: sorted[0],
-            max: sorted[n - 1],
-        })
-    }
-
-    /// Half the range, as a percentage of the median: `±3%`.
-    pub fn spread(&self) -> String {
-        if self.median == 0.0 {
-            return String::new();
-        }
-        format!("±{:.0}%", (self.max - self.min) / 2.0 / self.median * 100.0)
-    }
-
-    fn json(&self) -> Value {
-        json!({"median": self.median, "min": self.min, "max": self.max})
-    }
-}
+use super::stat::Stat;
 
 /// One implementation's rounds of one scenario.
 #[derive(Debug, Clone, Default)]
@@ -205,15 +166,15 @@ impl ScenarioResult {
     }
 }
 
-/// A limit's rounds.
+/// A bare reference's rounds.
 #[derive(Debug, Clone)]
-pub struct LimitResult {
-    pub limit: Limit,
-    pub rounds: Vec<LimitMeasurement>,
+pub struct ReferenceResult {
+    pub reference: Reference,
+    pub rounds: Vec<ReferenceMeasurement>,
     pub failures: Vec<String>,
 }
 
-impl LimitResult {
+impl ReferenceResult {
     pub fn rate(&self) -> Option<Stat> {
         Stat::of(&self.rounds.iter().map(|m| m.rate).collect::<Vec<_>>())
     }
@@ -246,8 +207,10 @@ pub struct Report {
     /// the whole run.
     pub others: Option<f64>,
     pub elapsed: Duration,
-    pub limits: Vec<LimitResult>,
+    pub references: Vec<ReferenceResult>,
     pub scenarios: Vec<ScenarioResult>,
+    /// The select server's memory per idle client, when measured.
+    pub idle: Option<IdleResult>,
 }
 
 /// `5,600`, `1.5M`: rates readable at a glance.
@@ -277,25 +240,55 @@ fn kib_text(kib: u64) -> String {
     format!("{:.1}MB", kib as f64 / 1024.0)
 }
 
+/// `66 B`, `4.1 kB`: memory per client.
+fn bytes_text(bytes: f64) -> String {
+    if bytes.abs() >= 1000.0 {
+        format!("{:.1} kB", bytes / 1000.0)
+    } else {
+        format!("{bytes:.0} B")
+    }
+}
+
+/// The line printed once the idle clients are measured.
+pub fn idle_progress(result: &IdleResult) -> String {
+    let show = |runs: &IdleRuns| {
+        runs.per_client()
+            .map(|s| format!("{} per client", bytes_text(s.median)))
+            .unwrap_or_else(|| "failed".to_string())
+    };
+    let mut line = format!("{:<16} {:>14}", super::memory::ID, show(&result.ours));
+    if let Some(against) = &result.against {
+        line.push_str(&format!("  theirs {:>14}", show(against)));
+    }
+    line.push_str(&format!("  bare {}", show(&result.bare)));
+    line
+}
+
 fn or_dash(value: Option<String>) -> String {
     value.unwrap_or_else(|| "-".to_string())
 }
 
 impl Report {
-    fn limit(&self, limit: Limit) -> Option<Stat> {
-        self.limits.iter().find(|l| l.limit == limit)?.rate()
+    fn reference(&self, reference: Reference) -> Option<Stat> {
+        self.references
+            .iter()
+            .find(|r| r.reference == reference)?
+            .rate()
     }
 
-    /// The table of the machine's limits.
-    pub fn limits_table(&self) -> String {
+    /// The table of the bare in-process references.
+    pub fn references_table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "machine limits (median of rounds, spread):");
-        for result in &self.limits {
+        let _ = writeln!(
+            out,
+            "bare in-process references (median of rounds, spread):"
+        );
+        for result in &self.references {
             let rate = result.rate().map(|s| {
                 format!(
                     "{:>7} {}/s {:>4}",
                     rate_text(s.median),
-                    result.limit.unit(),
+                    result.reference.unit(),
                     s.spread()
                 )
             });
@@ -312,7 +305,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "  {:<56} {:<28} {}",
-                result.limit.title(),
+                result.reference.title(),
                 or_dash(rate),
                 extra.join(", ")
             );
@@ -335,13 +328,13 @@ impl Report {
             let _ = writeln!(
                 out,
                 "{:<40} {:>16} {:>16} {:>18} {:>8}",
-                "throughput per second", "ours", theirs, "ours/theirs", "of limit"
+                "throughput per second", "ours", theirs, "ours/theirs", "of bare"
             );
         } else {
             let _ = writeln!(
                 out,
                 "{:<40} {:>16} {:>8}",
-                "throughput per second", "ours", "of limit"
+                "throughput per second", "ours", "of bare"
             );
         }
         for result in &self.scenarios {
@@ -350,9 +343,12 @@ impl Report {
                 runs.rate()
                     .map(|s| format!("{} {}", rate_text(s.median), s.spread()))
             };
-            let of_limit = match (result.ours.rate(), self.limit(result.scenario.limit)) {
-                (Some(ours), Some(limit)) if limit.median > 0.0 => {
-                    Some(format!("{:.2}", ours.median / limit.median))
+            let of_bare = match (
+                result.ours.rate(),
+                self.reference(result.scenario.reference),
+            ) {
+                (Some(ours), Some(bare)) if bare.median > 0.0 => {
+                    Some(format!("{:.2}", ours.median / bare.median))
                 }
                 _ => None,
             };
@@ -367,14 +363,14 @@ impl Report {
                     or_dash(rate(&result.ours)),
                     or_dash(result.against.as_ref().and_then(rate)),
                     or_dash(ratio),
-                    or_dash(of_limit)
+                    or_dash(of_bare)
                 );
             } else {
                 let _ = writeln!(
                     out,
                     "{name:<40} {:>16} {:>8}",
                     or_dash(rate(&result.ours)),
-                    or_dash(of_limit)
+                    or_dash(of_bare)
                 );
             }
         }
@@ -462,6 +458,101 @@ impl Report {
         out
     }
 
+    /// The select server's memory: per idle client (ours, theirs, and the
+    /// bare holder of sockets), and at 1000 active clients; empty when
+    /// neither was measured.
+    pub fn memory_table(&self) -> String {
+        let mut out = String::new();
+        let active = self
+            .scenarios
+            .iter()
+            .find(|r| r.scenario.id == "06-lines-1000");
+        if self.idle.is_none() && active.is_none() {
+            return out;
+        }
+        let theirs = self.against.as_deref();
+        let _ = writeln!(
+            out,
+            "{:<56} {:>12} {:>12} {:>12}",
+            "memory (median of rounds)",
+            "ours",
+            theirs.unwrap_or(""),
+            if theirs.is_some() { "ours/theirs" } else { "" }
+        );
+        if let Some(idle) = &self.idle {
+            let ours = idle.ours.per_client();
+            let against = idle.against.as_ref().and_then(IdleRuns::per_client);
+            let ratio = ours
+                .zip(against)
+                .filter(|(_, t)| t.median > 0.0)
+                .map(|(o, t)| format!("{:.2}", o.median / t.median));
+            let _ = writeln!(
+                out,
+                "{:<56} {:>12} {:>12} {:>12}",
+                format!("06 select-server, per idle client ({IDLE_CLIENTS} clients)"),
+                or_dash(ours.map(|s| bytes_text(s.median))),
+                if theirs.is_some() {
+                    or_dash(against.map(|s| bytes_text(s.median)))
+                } else {
+                    String::new()
+                },
+                if theirs.is_some() {
+                    or_dash(ratio)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if let Some(active) = active {
+            let ours = active.ours.peak_rss_kib();
+            let against = active.against.as_ref().and_then(Runs::peak_rss_kib);
+            let _ = writeln!(
+                out,
+                "{:<56} {:>12} {:>12} {:>12}",
+                "06 select-server, peak RSS at 1000 active clients",
+                or_dash(ours.map(kib_text)),
+                if theirs.is_some() {
+                    or_dash(against.map(kib_text))
+                } else {
+                    String::new()
+                },
+                if theirs.is_some() {
+                    or_dash(active.rss_ratio().map(|r| format!("{r:.2}")))
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if let Some(idle) = &self.idle {
+            let kernel = idle
+                .bare
+                .kernel_per_connection()
+                .map(|s| {
+                    format!(
+                        "   (the kernel's own, in no RSS: {} per connection, both ends)",
+                        bytes_text(s.median)
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{:<56} {:>12}{kernel}",
+                format!("bare: {IDLE_CLIENTS} accepted sockets held, per socket"),
+                or_dash(idle.bare.per_client().map(|s| bytes_text(s.median))),
+            );
+            for (who, runs) in [
+                ("ours", Some(&idle.ours)),
+                (theirs.unwrap_or("theirs"), idle.against.as_ref()),
+                ("bare", Some(&idle.bare)),
+            ] {
+                for failure in runs.map(|r| r.failures.as_slice()).unwrap_or_default() {
+                    let _ = writeln!(out, "  {} ({who}): failed: {failure}", super::memory::ID);
+                }
+            }
+        }
+        out
+    }
+
     /// The geometric mean of the throughput ratios.
     pub fn geomean(&self) -> Option<f64> {
         let ratios: Vec<f64> = self
@@ -510,6 +601,20 @@ impl Report {
                 format!("geometric mean of the throughput ratios {geomean:.3} (target >= 1.0)"),
             ));
         }
+        if let Some(idle) = &self.idle {
+            if let (Some(ours), Some(bare)) = (idle.ours.per_client(), idle.bare.per_client()) {
+                let above = ours.median - bare.median;
+                verdicts.push((
+                    above < 1024.0,
+                    format!(
+                        "{}: memory per idle client {}, {} above a bare socket's (target < 1 KiB above)",
+                        super::memory::ID,
+                        bytes_text(ours.median),
+                        bytes_text(above)
+                    ),
+                ));
+            }
+        }
         if let Some(result) = self
             .scenarios
             .iter()
@@ -531,14 +636,14 @@ impl Report {
     }
 
     pub fn json(&self) -> Value {
-        let limits: Vec<Value> = self
-            .limits
+        let references: Vec<Value> = self
+            .references
             .iter()
             .map(|l| {
                 json!({
-                    "id": l.limit.id(),
-                    "title": l.limit.title(),
-                    "unit": l.limit.unit(),
+                    "id": l.reference.id(),
+                    "title": l.reference.title(),
+                    "unit": l.reference.unit(),
                     "rate": l.rate().map(|s| s.json()),
                     "cpu_us_per_op": l.cpu_us().map(|s| s.json()),
                     "rss_kib": l.rounds.iter().filter_map(|m| m.rss_kib).max(),
@@ -552,7 +657,7 @@ impl Report {
             .scenarios
             .iter()
             .map(|r| {
-                let limit = self.limit(r.scenario.limit);
+                let bare = self.reference(r.scenario.reference);
                 let mut loads = r.ours.load_averages();
                 loads.extend(r.against.iter().flat_map(Runs::load_averages));
                 json!({
@@ -562,9 +667,9 @@ impl Report {
                     "title": r.scenario.title,
                     "unit": r.scenario.unit,
                     "clients": r.scenario.clients(),
-                    "limit": r.scenario.limit.id(),
-                    "of_limit": match (r.ours.rate(), limit) {
-                        (Some(ours), Some(limit)) if limit.median > 0.0 => Some(ours.median / limit.median),
+                    "reference": r.scenario.reference.id(),
+                    "of_reference": match (r.ours.rate(), bare) {
+                        (Some(ours), Some(bare)) if bare.median > 0.0 => Some(ours.median / bare.median),
                         _ => None,
                     },
                     "ours": r.ours.json(),
@@ -593,26 +698,41 @@ impl Report {
             "load_average": {"before": self.load_before, "after": self.load_after},
             "others_cpu_share": self.others,
             "elapsed_s": self.elapsed.as_secs_f64(),
-            "limits": limits,
+            "references": references,
             "scenarios": scenarios,
+            "idle_memory": self.idle.as_ref().map(idle_json),
             "geomean_ratio": self.geomean(),
             "targets": targets,
         })
     }
 }
 
+/// The idle clients' numbers, as JSON.
+fn idle_json(idle: &IdleResult) -> Value {
+    let runs = |runs: &IdleRuns| {
+        json!({
+            "bytes_per_client": runs.per_client().map(|s| s.json()),
+            "kernel_bytes_per_connection": runs.kernel_per_connection().map(|s| s.json()),
+            "rounds": runs.rounds.iter().map(|m| json!({
+                "bytes_per_client": m.per_client,
+                "kernel_bytes_per_connection": m.kernel_per_connection,
+            })).collect::<Vec<_>>(),
+            "failures": runs.failures,
+        })
+    };
+    json!({
+        "id": super::memory::ID,
+        "server": super::memory::SERVER,
+        "clients": IDLE_CLIENTS,
+        "ours": runs(&idle.ours),
+        "against": idle.against.as_ref().map(runs),
+        "bare": runs(&idle.bare),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn medians_and_spreads() {
-        let stat = Stat::of(&[3.0, 1.0, 2.0]).expect("values");
-        assert_eq!((stat.median, stat.min, stat.max), (2.0, 1.0, 3.0));
-        assert_eq!(Stat::of(&[1.0, 2.0, 3.0, 4.0]).map(|s| s.median), Some(2.5));
-        assert_eq!(stat.spread(), "±50%");
-        assert_eq!(Stat::of(&[]), None);
-    }
 
     #[test]
     fn rates_read_at_a_glance() {

@@ -33,9 +33,9 @@ use lesson_testing::supervisor::{Output, Start, Supervised};
 use lesson_testing::unix::SocketDir;
 use nix::sys::memfd::{memfd_create, MFdFlags};
 
-use super::limits::Limit;
 use super::loadgen::{self, Budget, Exchange, Outcome, Pipelined, Target, LINES_IN_FLIGHT};
 use super::machine::{self, Placement};
+use super::references::Reference;
 
 /// How many connections one run of lesson 02's server may take: each
 /// leaves a zombie holding a process ID until the server is stopped, and
@@ -73,8 +73,8 @@ pub struct Scenario {
     /// What is counted: `connections`, `round trips`, `lines`.
     pub unit: &'static str,
     pub load: Load,
-    /// The machine's limit this scenario is compared with.
-    pub limit: Limit,
+    /// The bare reference this scenario is compared with.
+    pub reference: Reference,
     /// Lesson 02's zombies: see [`FORK_SERVER_MAX_CONNECTIONS`].
     pub max_ops: Option<u64>,
     /// Options beyond the contract that our server is started with. A
@@ -147,7 +147,7 @@ pub fn all() -> Vec<Scenario> {
                     },
                     clients,
                 },
-                limit: Limit::TcpConnect,
+                reference: Reference::TcpConnect,
                 max_ops: (lesson == 2).then_some(FORK_SERVER_MAX_CONNECTIONS),
                 flags: &[],
             });
@@ -165,7 +165,7 @@ pub fn all() -> Vec<Scenario> {
                 reply: DATAGRAM_REPLY.to_vec(),
                 clients,
             },
-            limit: Limit::UdpRoundTrip,
+            reference: Reference::UdpRoundTrip,
             max_ops: None,
             flags: &[],
         });
@@ -180,7 +180,7 @@ pub fn all() -> Vec<Scenario> {
             exchange: plain.clone(),
             clients,
         },
-        limit: Limit::UnixConnect,
+        reference: Reference::UnixConnect,
         max_ops: None,
         flags: &[],
     };
@@ -207,7 +207,7 @@ pub fn all() -> Vec<Scenario> {
                 in_flight: LINES_IN_FLIGHT,
                 line: select_line,
             }),
-            limit: Limit::TcpLines,
+            reference: Reference::TcpLines,
             max_ops: None,
             flags: &[],
         });
@@ -422,7 +422,7 @@ pub fn start(
 /// Waits until the kernel's tables show the server's socket bound (the
 /// harness's one readiness wait), with no probe connection (that would
 /// make a fork server fork).
-fn wait_until_bound(
+pub fn wait_until_bound(
     server: &BenchServer,
     transport: Transport,
     binary: &Path,

@@ -45,6 +45,9 @@ fn main() {
 
     // The tutorial's buffer: 1024 bytes, the most of a datagram we keep.
     let mut buffer = [0u8; DATAGRAM_LIMIT];
+    // The line printed for a datagram, built anew in the same memory each
+    // time (see `datagram_line`).
+    let mut line: Vec<u8> = Vec::new();
     loop {
         // ANCHOR: recvfrom
         // 3. recvfrom(): block until a datagram arrives, then take ALL of
@@ -66,7 +69,8 @@ fn main() {
         //    is what MSG_TRUNC is for), and slicing past the end would
         //    panic: only the first `buffer.len()` bytes hold the datagram.
         let received = &buffer[..length.min(buffer.len())];
-        lesson::output::write_stdout(datagram_line(received, length).as_bytes());
+        datagram_line(&mut line, received, length);
+        lesson::output::write_stdout(&line);
         // ANCHOR_END: print
 
         // ANCHOR: sendto

@@ -1,7 +1,12 @@
-//! The machine's own limits, measured in the same run as the lessons: what
-//! the kernel allows when the server does nothing but the bare exchange.
-//! A lesson's number means little alone; as a fraction of its limit it
-//! says how much of the cost is the design's, and how much the machine's.
+//! The bare in-process references, measured in the same run as the
+//! lessons: the same exchange made by a server that does nothing else. A
+//! lesson's number means little alone; beside the bare one it says how much
+//! of the cost is the design's.
+//!
+//! They are references, not the machine's limits: the bare servers are
+//! threads of the bench, the process that also runs the load generator,
+//! measured with one client (ten for the lines), and a lesson's server can
+//! beat them.
 //!
 //! - a bare TCP (and Unix-domain) server thread inside xtask: accept, one
 //!   read, the 18-byte reply, close; no process, no printing;
@@ -35,9 +40,9 @@ use nix::unistd::{fork, ForkResult};
 use super::loadgen::{self, Budget, Exchange, Outcome, Pipelined, Target};
 use super::machine::{self, Placement};
 
-/// One of the machine's limits.
+/// One of the bare references.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
+pub enum Reference {
     TcpConnect,
     UnixConnect,
     UdpRoundTrip,
@@ -49,53 +54,53 @@ pub enum Limit {
 /// Memory the second fork loop touches before forking.
 const LARGE_MIB: usize = 64;
 
-impl Limit {
-    pub const ALL: [Limit; 6] = [
-        Limit::TcpConnect,
-        Limit::UnixConnect,
-        Limit::UdpRoundTrip,
-        Limit::TcpLines,
-        Limit::Fork,
-        Limit::ForkLarge,
+impl Reference {
+    pub const ALL: [Reference; 6] = [
+        Reference::TcpConnect,
+        Reference::UnixConnect,
+        Reference::UdpRoundTrip,
+        Reference::TcpLines,
+        Reference::Fork,
+        Reference::ForkLarge,
     ];
 
     /// Short and stable, for the JSON.
     pub fn id(self) -> &'static str {
         match self {
-            Limit::TcpConnect => "tcp-connect",
-            Limit::UnixConnect => "unix-connect",
-            Limit::UdpRoundTrip => "udp-round-trip",
-            Limit::TcpLines => "tcp-lines",
-            Limit::Fork => "fork",
-            Limit::ForkLarge => "fork-64mib",
+            Reference::TcpConnect => "tcp-connect",
+            Reference::UnixConnect => "unix-connect",
+            Reference::UdpRoundTrip => "udp-round-trip",
+            Reference::TcpLines => "tcp-lines",
+            Reference::Fork => "fork",
+            Reference::ForkLarge => "fork-64mib",
         }
     }
 
     /// What the table says.
     pub fn title(self) -> &'static str {
         match self {
-            Limit::TcpConnect => "bare TCP: connect, 1 exchange, close (1 client)",
-            Limit::UnixConnect => "bare Unix domain: connect, 1 exchange, close (1 client)",
-            Limit::UdpRoundTrip => "bare UDP round trip (1 client)",
-            Limit::TcpLines => "bare TCP lines, thread per client (10 x 16 in flight)",
-            Limit::Fork => "bare fork + _exit + waitpid",
-            Limit::ForkLarge => "the same, 64 MiB more resident",
+            Reference::TcpConnect => "bare TCP: connect, 1 exchange, close (1 client)",
+            Reference::UnixConnect => "bare Unix domain: connect, 1 exchange, close (1 client)",
+            Reference::UdpRoundTrip => "bare UDP round trip (1 client)",
+            Reference::TcpLines => "bare TCP lines, thread per client (10 x 16 in flight)",
+            Reference::Fork => "bare fork + _exit + waitpid",
+            Reference::ForkLarge => "the same, 64 MiB more resident",
         }
     }
 
     pub fn unit(self) -> &'static str {
         match self {
-            Limit::TcpConnect | Limit::UnixConnect => "connections",
-            Limit::UdpRoundTrip => "round trips",
-            Limit::TcpLines => "lines",
-            Limit::Fork | Limit::ForkLarge => "forks",
+            Reference::TcpConnect | Reference::UnixConnect => "connections",
+            Reference::UdpRoundTrip => "round trips",
+            Reference::TcpLines => "lines",
+            Reference::Fork | Reference::ForkLarge => "forks",
         }
     }
 }
 
-/// What one measurement of a limit yielded.
+/// What one measurement of a reference yielded.
 #[derive(Debug, Clone)]
-pub struct LimitMeasurement {
+pub struct ReferenceMeasurement {
     pub rate: f64,
     /// CPU time of the bare server (or of the forking process and its
     /// children) per operation.
@@ -107,19 +112,19 @@ pub struct LimitMeasurement {
     pub load_average: Option<f64>,
 }
 
-/// Measures `limit` once.
+/// Measures `reference` once.
 pub fn measure(
-    limit: Limit,
+    reference: Reference,
     budget: Budget,
     placement: &Placement,
-) -> Result<LimitMeasurement, String> {
+) -> Result<ReferenceMeasurement, String> {
     let exchange = Exchange {
         request: b"hello\n".to_vec(),
         half_close: false,
         reply: b"I got your message".to_vec(),
     };
-    let (outcome, server_cpu) = match limit {
-        Limit::TcpConnect => {
+    let (outcome, server_cpu) = match reference {
+        Reference::TcpConnect => {
             let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
             let address = listener.local_addr().map_err(|e| e.to_string())?;
             serve_while(
@@ -137,7 +142,7 @@ pub fn measure(
                 move || drop(TcpStream::connect(address)),
             )
         }
-        Limit::UnixConnect => {
+        Reference::UnixConnect => {
             let dir = SocketDir::new();
             let path = dir.join("bare.sock");
             let listener = UnixListener::bind(&path).map_err(|e| format!("bind: {e}"))?;
@@ -149,7 +154,7 @@ pub fn measure(
                 move || drop(UnixStream::connect(&path)),
             )
         }
-        Limit::UdpRoundTrip => {
+        Reference::UdpRoundTrip => {
             let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
             let address = socket.local_addr().map_err(|e| e.to_string())?;
             socket
@@ -171,7 +176,7 @@ pub fn measure(
                 || {},
             )
         }
-        Limit::TcpLines => {
+        Reference::TcpLines => {
             let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
             let address = listener.local_addr().map_err(|e| e.to_string())?;
             let load = Pipelined {
@@ -192,10 +197,10 @@ pub fn measure(
                 move || drop(TcpStream::connect(address)),
             )
         }
-        Limit::Fork => return fork_limit(budget, placement, 0),
-        Limit::ForkLarge => return fork_limit(budget, placement, LARGE_MIB),
+        Reference::Fork => return fork_reference(budget, placement, 0),
+        Reference::ForkLarge => return fork_reference(budget, placement, LARGE_MIB),
     };
-    Ok(LimitMeasurement {
+    Ok(ReferenceMeasurement {
         rate: outcome.rate(),
         cpu_per_op: (outcome.total_ops > 0).then(|| server_cpu.div_f64(outcome.total_ops as f64)),
         errors: outcome.errors,
@@ -311,11 +316,11 @@ pub const FORK_LOOP_OPTION: &str = "--fork-loop";
 
 /// Runs the fork loop in a fresh bench process (pinned where servers
 /// run), and reads what it printed.
-fn fork_limit(
+fn fork_reference(
     budget: Budget,
     placement: &Placement,
     mib: usize,
-) -> Result<LimitMeasurement, String> {
+) -> Result<ReferenceMeasurement, String> {
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the bench's binary: {e}"))?;
     let seconds = (budget.warmup + budget.window).as_secs_f64();
@@ -351,7 +356,7 @@ fn fork_limit(
     else {
         return Err(format!("the fork loop said {stdout:?}"));
     };
-    Ok(LimitMeasurement {
+    Ok(ReferenceMeasurement {
         rate: forks / elapsed.max(1e-9),
         cpu_per_op: (forks > 0.0).then(|| Duration::from_secs_f64(cpu_us / 1e6 / forks)),
         errors: 0,
@@ -424,15 +429,19 @@ mod tests {
             max_ops: None,
         };
         let placement = Placement::choose(crate::machine::Pin::Off);
-        for limit in [
-            Limit::TcpConnect,
-            Limit::UnixConnect,
-            Limit::UdpRoundTrip,
-            Limit::TcpLines,
+        for reference in [
+            Reference::TcpConnect,
+            Reference::UnixConnect,
+            Reference::UdpRoundTrip,
+            Reference::TcpLines,
         ] {
-            let measured = measure(limit, budget, &placement).expect("measured");
-            assert_eq!(measured.errors, 0, "{limit:?}: {:?}", measured.first_error);
-            assert!(measured.rate > 0.0, "{limit:?}");
+            let measured = measure(reference, budget, &placement).expect("measured");
+            assert_eq!(
+                measured.errors, 0,
+                "{reference:?}: {:?}",
+                measured.first_error
+            );
+            assert!(measured.rate > 0.0, "{reference:?}");
         }
     }
 }
