@@ -18,7 +18,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use lesson_testing::procfs::connected_tcp_sockets;
+use lesson_testing::procfs::connection_sockets;
 use lesson_testing::stream::{read_line, Stream};
 use lesson_testing::tcp::{self, fake_server};
 use lesson_testing::{binary, client, rules, wait_until, Interactive, Server, Transport, WAIT};
@@ -540,7 +540,7 @@ fn connections_beyond_fd_setsize_are_closed_and_the_rest_served() {
     assert_eq!(read_until_closed(&mut first), reply("first").as_bytes());
     drop(first);
     assert!(
-        wait_until(WAIT, || connected_tcp_sockets(server.pid()) == 0),
+        wait_until(WAIT, || connection_sockets(server.pid()) == 0),
         "the server kept the first client's connection open"
     );
     // Every number below FD_SETSIZE the server is not using yet can be a

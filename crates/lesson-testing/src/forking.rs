@@ -10,7 +10,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::procfs::connected_tcp_sockets;
+use crate::procfs::{connection_sockets, descriptors};
 use crate::stream::{exchange, Stream, PROMPT, REPLY};
 use crate::{client, wait_until, Server, WAIT};
 
@@ -78,18 +78,18 @@ pub fn burst_answered(server: &Server, messages: &[String]) {
     }
 }
 
-/// Waits until the parent holds no connected socket (it closes its copy
-/// just after fork() returns, which may be a moment after the child has
-/// answered), then counts its open descriptors.
-pub fn settled_descriptors(server: &Server) -> usize {
-    let settled = wait_until(WAIT, || connected_tcp_sockets(server.pid()) == 0);
+/// Waits until the parent holds no connection's socket (it closes its
+/// copy just after fork() returns, which may be a moment after the child
+/// has answered), then lists its open descriptors.
+pub fn settled_descriptors(server: &Server) -> Vec<(u32, String)> {
+    let settled = wait_until(WAIT, || connection_sockets(server.pid()) == 0);
     assert!(
         settled,
-        "the parent still holds {} connected socket(s) {WAIT:?} after its clients were answered: \
-         it must close each connection after fork()",
-        connected_tcp_sockets(server.pid())
+        "the parent still holds {} connection socket(s) {WAIT:?} after its clients were \
+         answered: it must close each connection after fork()",
+        connection_sockets(server.pid())
     );
-    server.open_descriptors()
+    descriptors(server.pid())
 }
 
 /// Waits for `messages.len()` stdout lines and checks that they are
@@ -162,9 +162,20 @@ pub fn descriptor_count_does_not_grow(server: &Server) {
     let after_one = settled_descriptors(server);
     burst_answered(server, &numbered("connection", 99));
     let after_hundred = settled_descriptors(server);
+    let list = |found: &[(u32, String)]| {
+        found
+            .iter()
+            .map(|(fd, target)| format!("{fd} {target}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     assert_eq!(
-        after_one, after_hundred,
-        "descriptors after 1 connection vs after 100"
+        after_one.len(),
+        after_hundred.len(),
+        "the parent's open descriptors after 1 connection ({}) and after 100 ({}): a \
+         descriptor the parent opens for each connection must be closed",
+        list(&after_one),
+        list(&after_hundred)
     );
 }
 

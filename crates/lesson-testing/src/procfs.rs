@@ -259,18 +259,24 @@ pub fn unix_listening_path(inodes: &HashSet<u64>) -> Option<PathBuf> {
     })
 }
 
-/// How many TCP sockets `pid` holds open that are not listening: for a
-/// forking server's parent, connections it has not closed (yet). Needs no
+/// How many sockets `pid` holds open that are not TCP listeners: for a
+/// TCP server, the connections it has not closed (yet). Needs no
 /// cooperation from the server.
-pub fn connected_tcp_sockets(pid: i32) -> usize {
+///
+/// Counted from `/proc/PID/fd`, not from the kernel's table of TCP
+/// sockets: a connection whose client reset it is in state CLOSE, which
+/// that table no longer lists, and a fork server's parent that has not yet
+/// closed its copy still holds it.
+pub fn connection_sockets(pid: i32) -> usize {
     let inodes = socket_inodes(pid);
     if inodes.is_empty() {
         return 0;
     }
-    tcp_sockets(CONNECTED_STATES)
+    let listening: HashSet<u64> = tcp_sockets(1 << TCP_LISTEN)
         .into_iter()
-        .filter(|s| inodes.contains(&s.inode))
-        .count()
+        .map(|s| s.inode)
+        .collect();
+    inodes.difference(&listening).count()
 }
 
 /// TCP's state numbers, as the kernel numbers them (`include/net/tcp_states.h`).
